@@ -1,0 +1,109 @@
+//! The commands the UI may call: each a few lines over the engine, each
+//! also reachable from the `ferry` CLI.
+
+use std::path::PathBuf;
+
+use ferry::sync::folder_choice::{check_drop, check_folder as check_dir, FolderCheck};
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::events::{StatusView, UiEvent};
+use crate::state::{SettingsProblem, Shell};
+
+/// What the window needs to draw its first screen.
+#[derive(Debug, Serialize)]
+pub struct AppOverview {
+    /// Nothing is configured yet: show the welcome.
+    pub first_run: bool,
+    /// The settings file could not be used.
+    pub settings_problem: Option<SettingsProblem>,
+    /// Every folder's status.
+    pub status: StatusView,
+}
+
+fn app_overview(shell: &Shell) -> AppOverview {
+    let (first_run, settings_problem) = match shell.settings() {
+        Ok(config) => (config.is_first_run(), None),
+        Err(e) => (true, Some(SettingsProblem::from(&e))),
+    };
+    AppOverview {
+        first_run,
+        settings_problem,
+        status: shell.engine().overview().into(),
+    }
+}
+
+/// The first screen's data (`ferry status`).
+#[tauri::command]
+pub fn overview(shell: State<'_, Shell>) -> AppOverview {
+    app_overview(&shell)
+}
+
+/// Can this directory become a synced folder? (`ferry folder check DIR`)
+#[tauri::command]
+pub fn check_folder(shell: State<'_, Shell>, path: PathBuf) -> FolderCheck {
+    check_dir(&path, &shell.choice_context()).into()
+}
+
+/// Can what was dropped on the window become a synced folder?
+#[tauri::command]
+pub fn check_dropped(shell: State<'_, Shell>, paths: Vec<PathBuf>) -> FolderCheck {
+    check_drop(&paths, &shell.choice_context()).into()
+}
+
+/// Keep a copy of the settings and start fresh (`ferry settings reset`).
+#[tauri::command]
+pub fn reset_settings(shell: State<'_, Shell>) -> Result<AppOverview, String> {
+    shell.reset_settings().map_err(|e| e.to_string())?;
+    Ok(app_overview(&shell))
+}
+
+/// Streams status changes and drags to the UI until the window goes away.
+#[tauri::command]
+pub fn watch_events(shell: State<'_, Shell>, on_event: Channel<UiEvent>) {
+    let mut status = shell.engine().subscribe();
+    let mut ui = shell.ui_events();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let event = {
+                let view = StatusView::from(status.borrow_and_update().clone());
+                UiEvent::Status(view)
+            };
+            if on_event.send(event).is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    changed = status.changed() => {
+                        if changed.is_err() { return; }
+                        break;
+                    }
+                    received = ui.recv() => match received {
+                        Ok(event) => if on_event.send(event).is_err() { return },
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    },
+                }
+            }
+        }
+    });
+}
+
+/// Pause all syncing (`ferry` gets this with the sync command).
+#[tauri::command]
+pub fn pause_syncing(shell: State<'_, Shell>) {
+    shell.engine().pause();
+}
+
+/// Resume syncing.
+#[tauri::command]
+pub fn resume_syncing(shell: State<'_, Shell>) {
+    shell.engine().resume();
+}
+
+/// Run a sync cycle for every folder now.
+#[tauri::command]
+pub fn sync_now(shell: State<'_, Shell>) {
+    shell.engine().sync_now();
+}

@@ -1,0 +1,113 @@
+//! The shell's managed state: a cloneable handle over the engine, the
+//! settings store and the stream of UI events. No lock around the engine.
+
+use std::sync::Arc;
+
+use ferry::config::{Config, ConfigError, ConfigStore};
+use ferry::paths::StateDirs;
+use ferry::sync::folder_choice::ChoiceContext;
+use ferry::sync::Engine;
+use serde::Serialize;
+use tauri::DragDropEvent;
+use tokio::sync::broadcast;
+
+use crate::events::UiEvent;
+
+/// Everything the commands, the tray and the window events share.
+#[derive(Clone)]
+pub struct Shell {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dirs: StateDirs,
+    store: ConfigStore,
+    engine: Engine,
+    ui_events: broadcast::Sender<UiEvent>,
+}
+
+/// The settings file could not be used; the UI explains and offers a fresh start.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsProblem {
+    /// What is wrong and what to do.
+    pub message: String,
+    /// Where the unreadable file was copied, if it was.
+    pub copy: Option<String>,
+}
+
+impl From<&ConfigError> for SettingsProblem {
+    fn from(e: &ConfigError) -> Self {
+        Self {
+            message: e.to_string(),
+            copy: e.kept_copy().map(|p| p.display().to_string()),
+        }
+    }
+}
+
+impl Shell {
+    /// Loads the settings (a problem is reported later, to the UI) and
+    /// starts the engine over them.
+    pub fn open(dirs: StateDirs) -> Self {
+        let store = ConfigStore::new(&dirs.config);
+        let config = store.load().unwrap_or_else(|e| {
+            tracing::error!("{e}");
+            Config::default()
+        });
+        let (ui_events, _) = broadcast::channel(64);
+        Self {
+            inner: Arc::new(Inner {
+                engine: Engine::new(&config),
+                dirs,
+                store,
+                ui_events,
+            }),
+        }
+    }
+
+    /// The sync engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The settings as they are on disk now.
+    pub fn settings(&self) -> Result<Config, ConfigError> {
+        self.inner.store.load()
+    }
+
+    /// Keeps a copy of the settings file and starts with fresh settings.
+    pub fn reset_settings(&self) -> Result<Config, ConfigError> {
+        self.inner.store.reset()?;
+        let config = Config::default();
+        self.inner.engine.reload(&config);
+        Ok(config)
+    }
+
+    /// What folder checks need to know about this user.
+    pub fn choice_context(&self) -> ChoiceContext {
+        let config = self.settings().unwrap_or_default();
+        ChoiceContext::for_user(&config, &self.inner.dirs.config)
+    }
+
+    /// A receiver of UI events (drags over the window).
+    pub fn ui_events(&self) -> broadcast::Receiver<UiEvent> {
+        self.inner.ui_events.subscribe()
+    }
+
+    /// Passes a drag-and-drop on the window to the UI, which asks the
+    /// engine to check what was dropped.
+    pub fn relay_drag_drop(&self, drop: &DragDropEvent) {
+        let event = match drop {
+            DragDropEvent::Enter { paths, .. } => UiEvent::DragEnter { items: paths.len() },
+            DragDropEvent::Drop { paths, .. } => {
+                tracing::info!(items = paths.len(), "something was dropped on the window");
+                UiEvent::Dropped {
+                    paths: paths.iter().map(|p| p.display().to_string()).collect(),
+                }
+            }
+            DragDropEvent::Leave => UiEvent::DragLeave,
+            _ => return,
+        };
+        // No receiver means no window is listening: nothing to do.
+        let _ = self.inner.ui_events.send(event);
+    }
+}

@@ -1,0 +1,34 @@
+//! Ferry's engine: keeps a folder on this computer in two-way sync with a
+//! branch of a GitLab repository, for people who never use git themselves.
+//!
+//! The engine builds and tests without any GUI; the `ferry` CLI and the
+//! `ferry-desktop` shell are thin front ends over it.
+//!
+//! # Map
+//!
+//! - [`config`]: the settings file (instances, folders, preferences), saved
+//!   atomically and never overwritten when it cannot be read.
+//! - [`secrets`]: where tokens live, and [`secrets::Sensitive`], the wrapper
+//!   that keeps them out of logs and serialized data.
+//! - [`sync`]: folders and their status. Today: the status type, the status
+//!   stream every front end subscribes to, and the checks a directory must
+//!   pass before it can become a synced folder.
+//! - [`logging`]: `tracing` set-up, with a rotating log file for the desktop.
+//! - [`paths`]: where Ferry keeps its own state on this computer.
+//!
+//! # Promises
+//!
+//! Data flows one way: the engine reports through a status stream and never
+//! calls up into a front end. Errors are typed and their messages are written
+//! for a content editor.
+//!
+//! # Limitations
+//!
+//! The GitLab client, the git layer and the sync workers arrive in later
+//! steps; until then a configured folder reports `paused`.
+
+pub mod config;
+pub mod logging;
+pub mod paths;
+pub mod secrets;
+pub mod sync;
