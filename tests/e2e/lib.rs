@@ -1,1 +1,702 @@
-//! Harness for the end-to-end tests.
+//! Harness for Ferry's end-to-end tests: the real `ferry-desktop` binary in
+//! a real WebKitGTK window on a private Xvfb display and D-Bus session,
+//! driven through `tauri-driver` + WebKitWebDriver, plus X11 tools for what
+//! WebDriver cannot reach (window close, the tray, pixels).
+//!
+//! Every test gets its own display, bus, config dir and home, so tests run
+//! in parallel and never touch the user's settings. Screenshots go to
+//! `target/e2e-screenshots/`.
+//!
+//! Needs (Debian): xvfb, dbus, webkit2gtk-driver, xdotool, imagemagick,
+//! trayer, and `cargo install tauri-driver`; and a built app (`make build`).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{
+    AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, ImageFormat, MapState, Window,
+};
+use x11rb::rust_connection::RustConnection;
+
+/// The workspace's `target/` directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+/// The `ferry-desktop` binary under test: `$FERRY_DESKTOP_BIN`, else the debug build.
+pub fn app_binary() -> PathBuf {
+    let path = std::env::var_os("FERRY_DESKTOP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug/ferry-desktop"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `make build` before the end-to-end tests",
+        path.display()
+    );
+    path.canonicalize().expect("the app binary path resolves")
+}
+
+/// Where screenshots are saved, created on first use.
+pub fn screenshot_dir() -> PathBuf {
+    let dir = target_dir().join("e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("create target/e2e-screenshots");
+    dir
+}
+
+/// Polls `probe` every 100 ms until it returns `Some`, or panics naming `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A child process killed when dropped.
+pub struct Guarded(pub Child);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A private X display and D-Bus session bus, with an isolated home and
+/// config dir for the app.
+pub struct Desktop {
+    /// `:N`
+    pub display: String,
+    /// The private session bus address.
+    pub bus: String,
+    /// Temp dir holding `home/` and `config/`.
+    pub root: tempfile::TempDir,
+    children: Vec<Guarded>,
+}
+
+impl Desktop {
+    /// Starts Xvfb (1280x800) on a free display and a D-Bus session bus.
+    pub fn start() -> Desktop {
+        let mut xvfb = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb (Debian package xvfb)");
+        let mut line = String::new();
+        BufReader::new(xvfb.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("Xvfb prints its display number");
+        let display = format!(":{}", line.trim());
+        assert!(
+            line.trim().parse::<u32>().is_ok(),
+            "Xvfb display number: {line:?}"
+        );
+
+        let mut dbus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon (Debian package dbus)");
+        let mut bus = String::new();
+        BufReader::new(dbus.stdout.take().expect("piped"))
+            .read_line(&mut bus)
+            .expect("dbus-daemon prints its address");
+
+        let root = tempfile::tempdir().expect("temp dir");
+        for dir in [
+            "home",
+            "config",
+            "home/.config",
+            "home/.local/share",
+            "runtime",
+        ] {
+            std::fs::create_dir_all(root.path().join(dir)).expect("create test dirs");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(
+                root.path().join("runtime"),
+                std::fs::Permissions::from_mode(0o700),
+            );
+        }
+        Desktop {
+            display,
+            bus: bus.trim().to_string(),
+            root,
+            children: vec![Guarded(xvfb), Guarded(dbus)],
+        }
+    }
+
+    /// The isolated home folder.
+    pub fn home(&self) -> PathBuf {
+        self.root.path().join("home")
+    }
+
+    /// Ferry's isolated config dir (`FERRY_CONFIG_DIR`).
+    pub fn config_dir(&self) -> PathBuf {
+        self.root.path().join("config")
+    }
+
+    /// The environment every process on this desktop gets.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let home = self.home();
+        let p = |s: &str| home.join(s).display().to_string();
+        vec![
+            ("DISPLAY".into(), self.display.clone()),
+            ("DBUS_SESSION_BUS_ADDRESS".into(), self.bus.clone()),
+            ("HOME".into(), home.display().to_string()),
+            ("XDG_CONFIG_HOME".into(), p(".config")),
+            ("XDG_DATA_HOME".into(), p(".local/share")),
+            (
+                "XDG_RUNTIME_DIR".into(),
+                self.root.path().join("runtime").display().to_string(),
+            ),
+            (
+                "FERRY_CONFIG_DIR".into(),
+                self.config_dir().display().to_string(),
+            ),
+            ("FERRY_LOG".into(), "info".into()),
+            ("NO_AT_BRIDGE".into(), "1".into()),
+            ("GDK_BACKEND".into(), "x11".into()),
+            // Software rendering: Xvfb has no GPU.
+            ("LIBGL_ALWAYS_SOFTWARE".into(), "1".into()),
+        ]
+    }
+
+    /// A command with this desktop's environment.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.envs(self.env());
+        cmd
+    }
+
+    /// Starts a process on this desktop, killed when the desktop goes away.
+    pub fn spawn_guarded(&mut self, cmd: &mut Command) {
+        let child = cmd.spawn().expect("spawn a helper process");
+        self.children.push(Guarded(child));
+    }
+
+    /// Starts trayer, an XEmbed system tray, along the top edge.
+    pub fn start_tray_host(&mut self) {
+        let mut cmd = self.command("trayer");
+        cmd.args([
+            "--edge",
+            "top",
+            "--align",
+            "right",
+            "--widthtype",
+            "request",
+            "--height",
+            "40",
+            "--transparent",
+            "false",
+            "--tint",
+            "0xdddddd",
+            "--SetDockType",
+            "true",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        self.spawn_guarded(&mut cmd);
+        wait_for("trayer's panel", Duration::from_secs(10), || {
+            self.x11().find_by_class("trayer")
+        });
+    }
+
+    /// Launches the app directly (not through WebDriver).
+    pub fn launch_app(&self) -> App {
+        let log = self.root.path().join("app-stderr.log");
+        let child = self
+            .command(app_binary())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create the app's stderr log"))
+            .spawn()
+            .expect("launch ferry-desktop");
+        App {
+            child: Some(child),
+            log_dir: self.config_dir().join("logs"),
+        }
+    }
+
+    /// An X11 connection to this display.
+    pub fn x11(&self) -> X11 {
+        let (conn, screen) =
+            x11rb::connect(Some(&self.display)).expect("connect to the test display");
+        let root = conn.setup().roots[screen].root;
+        X11 { conn, root }
+    }
+
+    /// A screenshot of the whole screen, saved as `target/e2e-screenshots/NAME.png`.
+    pub fn screenshot(&self, name: &str) -> PathBuf {
+        let path = screenshot_dir().join(format!("{name}.png"));
+        let ok = self
+            .command("import")
+            .args(["-window", "root"])
+            .arg(&path)
+            .status()
+            .expect("run ImageMagick's import")
+            .success();
+        assert!(ok, "screenshot {name} failed");
+        path
+    }
+
+    /// Runs xdotool on this display.
+    pub fn xdotool(&self, args: &[&str]) {
+        let ok = self
+            .command("xdotool")
+            .args(args)
+            .status()
+            .expect("run xdotool")
+            .success();
+        assert!(ok, "xdotool {args:?} failed");
+    }
+}
+
+/// A running `ferry-desktop` process launched by [`Desktop::launch_app`].
+pub struct App {
+    child: Option<Child>,
+    log_dir: PathBuf,
+}
+
+impl App {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Whether it has exited, and how.
+    pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Waits for it to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        wait_for("ferry-desktop to exit", timeout, || self.try_exit_status())
+    }
+
+    /// Everything the app logged so far.
+    pub fn log(&self) -> String {
+        read_logs(&self.log_dir)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Concatenates the app's log files in `dir`.
+pub fn read_logs(dir: &Path) -> String {
+    let mut out = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let _ = std::fs::File::open(e.path()).and_then(|mut f| f.read_to_string(&mut out));
+        }
+    }
+    out
+}
+
+/// True while a process with `pid` exists (and is not a zombie).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// A top-level window as X11 sees it.
+#[derive(Debug, Clone)]
+pub struct WindowInfo {
+    /// X window id.
+    pub id: Window,
+    /// `WM_NAME`.
+    pub name: String,
+    /// `WM_CLASS` (instance and class, joined by a space).
+    pub class: String,
+    /// Mapped and on screen.
+    pub viewable: bool,
+    /// Absolute x, y, width, height.
+    pub geometry: (i32, i32, u32, u32),
+    /// `_NET_WM_PID`, when set.
+    pub pid: Option<u32>,
+}
+
+/// Queries and pokes the X server directly.
+pub struct X11 {
+    conn: RustConnection,
+    root: Window,
+}
+
+impl X11 {
+    /// Every window on the display, depth first.
+    pub fn windows(&self) -> Vec<WindowInfo> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.root];
+        while let Some(w) = stack.pop() {
+            let Ok(tree) = self.conn.query_tree(w).and_then(|c| Ok(c.reply())) else {
+                continue;
+            };
+            let Ok(tree) = tree else { continue };
+            for &child in tree.children.iter() {
+                if let Some(info) = self.info(child) {
+                    out.push(info);
+                }
+                stack.push(child);
+            }
+        }
+        out
+    }
+
+    fn info(&self, w: Window) -> Option<WindowInfo> {
+        let attrs = self.conn.get_window_attributes(w).ok()?.reply().ok()?;
+        let geo = self.conn.get_geometry(w).ok()?.reply().ok()?;
+        let abs = self
+            .conn
+            .translate_coordinates(w, self.root, 0, 0)
+            .ok()?
+            .reply()
+            .ok()?;
+        let text = |atom: u32| -> String {
+            self.conn
+                .get_property(false, w, atom, AtomEnum::ANY, 0, 1024)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .map(|r| {
+                    String::from_utf8_lossy(&r.value)
+                        .split('\0')
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default()
+        };
+        let pid_atom = self.atom("_NET_WM_PID");
+        let pid = self
+            .conn
+            .get_property(false, w, pid_atom, AtomEnum::CARDINAL, 0, 1)
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .and_then(|r| r.value32().and_then(|mut v| v.next()));
+        Some(WindowInfo {
+            id: w,
+            name: text(AtomEnum::WM_NAME.into()),
+            class: text(AtomEnum::WM_CLASS.into()),
+            viewable: attrs.map_state == MapState::VIEWABLE,
+            geometry: (
+                i32::from(abs.dst_x),
+                i32::from(abs.dst_y),
+                u32::from(geo.width),
+                u32::from(geo.height),
+            ),
+            pid,
+        })
+    }
+
+    fn atom(&self, name: &str) -> u32 {
+        self.conn
+            .intern_atom(false, name.as_bytes())
+            .expect("intern_atom request")
+            .reply()
+            .expect("intern_atom reply")
+            .atom
+    }
+
+    /// The viewable top-level window titled exactly `title`.
+    pub fn visible_window(&self, title: &str) -> Option<WindowInfo> {
+        self.windows()
+            .into_iter()
+            .find(|w| w.viewable && w.name == title && w.geometry.2 > 50)
+    }
+
+    /// The first viewable window whose class contains `class`.
+    pub fn find_by_class(&self, class: &str) -> Option<WindowInfo> {
+        self.windows()
+            .into_iter()
+            .find(|w| w.viewable && w.class.contains(class))
+    }
+
+    /// Asks a window to close the way a window manager does (`WM_DELETE_WINDOW`).
+    pub fn request_close(&self, w: Window) {
+        let protocols = self.atom("WM_PROTOCOLS");
+        let delete = self.atom("WM_DELETE_WINDOW");
+        let event = ClientMessageEvent::new(32, w, protocols, [delete, 0, 0, 0, 0]);
+        self.conn
+            .send_event(false, w, EventMask::NO_EVENT, event)
+            .expect("send WM_DELETE_WINDOW");
+        self.conn.flush().expect("flush X11");
+    }
+
+    /// The RGB pixels of a screen rectangle, row by row.
+    pub fn pixels(&self, x: i32, y: i32, w: u32, h: u32) -> Vec<[u8; 3]> {
+        let image = self
+            .conn
+            .get_image(
+                ImageFormat::Z_PIXMAP,
+                self.root,
+                x as i16,
+                y as i16,
+                w as u16,
+                h as u16,
+                !0,
+            )
+            .expect("get_image request")
+            .reply()
+            .expect("get_image reply");
+        // 24-bit depth arrives as 32-bit BGRX.
+        image
+            .data
+            .chunks_exact(4)
+            .map(|p| [p[2], p[1], p[0]])
+            .collect()
+    }
+}
+
+/// Counts pixels matching `pred` in a region.
+pub fn count_pixels(pixels: &[[u8; 3]], pred: impl Fn([u8; 3]) -> bool) -> usize {
+    pixels.iter().filter(|p| pred(**p)).count()
+}
+
+/// `tauri-driver` on a free port, with WebKitWebDriver behind it.
+pub struct Driver {
+    _process: Guarded,
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// A WebDriver session: the app, launched by WebKitWebDriver.
+pub struct Session<'a> {
+    driver: &'a Driver,
+    id: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port()
+}
+
+impl Driver {
+    /// Starts tauri-driver on `desktop`.
+    pub fn start(desktop: &Desktop) -> Driver {
+        let port = free_port();
+        let native = free_port();
+        let bin = std::env::var_os("TAURI_DRIVER")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver"))
+            })
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("tauri-driver"));
+        let process = desktop
+            .command(&bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "start {} ({e}); install it with `cargo install tauri-driver --locked`",
+                    bin.display()
+                )
+            });
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let driver = Driver {
+            _process: Guarded(process),
+            base: format!("http://127.0.0.1:{port}"),
+            agent,
+        };
+        wait_for("tauri-driver to listen", Duration::from_secs(20), || {
+            driver
+                .agent
+                .get(format!("{}/status", driver.base))
+                .call()
+                .ok()
+        });
+        driver
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{}", self.base, path);
+        let response = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            ("DELETE", _) => self.agent.delete(&url).call(),
+            (_, body) => self.agent.post(&url).send_json(body.unwrap_or(json!({}))),
+        };
+        let mut response = response.unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
+        let status = response.status();
+        let value: Value = response
+            .body_mut()
+            .read_json()
+            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: bad JSON ({e})"));
+        if !status.is_success() {
+            panic!("WebDriver {method} {path} failed ({status}): {value}");
+        }
+        value.get("value").cloned().unwrap_or(Value::Null)
+    }
+
+    /// Launches the app in a new session.
+    pub fn session(&self) -> Session<'_> {
+        let caps = json!({
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "wry",
+                    "tauri:options": { "application": app_binary().display().to_string() }
+                }
+            }
+        });
+        let value = self.request("POST", "/session", Some(caps));
+        let id = value["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session id in {value}"))
+            .to_string();
+        Session { driver: self, id }
+    }
+}
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// An element found in the page.
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+impl Session<'_> {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.driver
+            .request(method, &format!("/session/{}{}", self.id, path), body)
+    }
+
+    /// Finds elements matching a CSS selector (empty when none).
+    pub fn find_all(&self, css: &str) -> Vec<Element> {
+        let v = self.call(
+            "POST",
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e[ELEMENT_KEY].as_str().map(|s| Element(s.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits up to 10 s for an element matching `css`.
+    pub fn find(&self, css: &str) -> Element {
+        wait_for(&format!("element {css}"), Duration::from_secs(10), || {
+            self.find_all(css).into_iter().next()
+        })
+    }
+
+    /// Waits for the first element matching `css` whose text contains `text`.
+    pub fn find_with_text(&self, css: &str, text: &str) -> Element {
+        wait_for(
+            &format!("{css} containing {text:?}"),
+            Duration::from_secs(10),
+            || {
+                self.find_all(css)
+                    .into_iter()
+                    .find(|e| self.text(e).contains(text))
+            },
+        )
+    }
+
+    /// Clicks an element.
+    pub fn click(&self, e: &Element) {
+        self.call("POST", &format!("/element/{}/click", e.0), Some(json!({})));
+    }
+
+    /// An element's visible text.
+    pub fn text(&self, e: &Element) -> String {
+        self.call("GET", &format!("/element/{}/text", e.0), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// An element's attribute.
+    pub fn attribute(&self, e: &Element, name: &str) -> Option<String> {
+        self.call("GET", &format!("/element/{}/attribute/{name}", e.0), None)
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Runs an async script; it receives its arguments then a callback as
+    /// `arguments`, and resolves with what it passes to the callback.
+    pub fn execute_async(&self, script: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    /// Calls one of the app's commands through the real IPC, as the UI does.
+    pub fn invoke(&self, command: &str, args: Value) -> Value {
+        self.execute_async(
+            "const [cmd, args, done] = arguments;\
+             window.__TAURI_INTERNALS__.invoke(cmd, args)\
+               .then(v => done({ok: v}), e => done({err: String(e)}));",
+            json!([command, args]),
+        )
+    }
+
+    /// The page's own screenshot, saved as `target/e2e-screenshots/NAME.png`.
+    pub fn screenshot(&self, name: &str) -> PathBuf {
+        use base64::Engine;
+        let b64 = self.call("GET", "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap_or_default())
+            .expect("screenshot is base64");
+        let path = screenshot_dir().join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("save screenshot");
+        path
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        let url = format!("{}/session/{}", self.driver.base, self.id);
+        let _ = self.driver.agent.delete(&url).call();
+    }
+}

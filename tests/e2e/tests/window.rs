@@ -1,0 +1,130 @@
+//! The main window in a real WebKitGTK window, driven through WebDriver:
+//! the welcome screen, the folder step and its checks, and closing to the tray.
+
+use std::time::Duration;
+
+use ferry_e2e::{process_alive, wait_for, Desktop, Driver};
+use serde_json::json;
+
+#[test]
+fn welcome_then_folder_step_checks_what_is_dropped() {
+    let desktop = Desktop::start();
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+
+    let title = session.find_with_text("h1", "Welcome to Ferry");
+    assert_eq!(session.text(&title), "Welcome to Ferry");
+    let window = wait_for("a window titled Ferry", Duration::from_secs(10), || {
+        desktop.x11().visible_window("Ferry")
+    });
+    assert!(
+        window.geometry.2 >= 560,
+        "usable width: {:?}",
+        window.geometry
+    );
+    session.screenshot("01-welcome");
+    desktop.screenshot("01-welcome-desktop");
+
+    let start = session.find_with_text("button", "Get started");
+    session.click(&start);
+    session.find_with_text("h1", "Which folder should stay in sync?");
+    session.find_with_text("button", "Choose folder");
+    session.screenshot("02-choose-folder");
+
+    // The command a drop on the window calls, through the real IPC.
+    let home = desktop.home();
+    std::fs::create_dir_all(home.join("Website")).unwrap();
+    std::fs::create_dir_all(home.join("Existing")).unwrap();
+    std::fs::write(home.join("Existing/index.md"), "# Hello").unwrap();
+    std::fs::write(home.join("notes.txt"), "x").unwrap();
+    let check = |paths: Vec<String>| {
+        let v = session.invoke("check_dropped", json!({ "paths": paths }));
+        assert!(v.get("err").is_none(), "the command is allowed: {v}");
+        v["ok"].clone()
+    };
+    let p = |name: &str| home.join(name).display().to_string();
+
+    let ok = check(vec![p("Website")]);
+    assert_eq!(ok["outcome"], "accepted", "{ok}");
+    assert_eq!(ok["folder"]["existing_entries"], 0);
+    let existing = check(vec![p("Existing")]);
+    assert_eq!(existing["outcome"], "accepted");
+    assert_eq!(existing["folder"]["existing_entries"], 1, "the UI can warn");
+    for (paths, reason) in [
+        (vec![p("notes.txt")], "not_a_directory"),
+        (vec![p("Website"), p("Existing")], "several_items"),
+        (vec![p("Missing")], "missing"),
+        (vec![home.display().to_string()], "home_folder"),
+        (vec!["/etc".to_string()], "system_folder"),
+        (vec![], "nothing_dropped"),
+    ] {
+        let v = check(paths.clone());
+        assert_eq!(v["outcome"], "rejected", "{paths:?}: {v}");
+        assert_eq!(v["reason"], reason, "{paths:?}: {v}");
+        assert!(
+            v["message"].as_str().is_some_and(|m| m.len() > 20),
+            "a sentence for the user: {v}"
+        );
+    }
+
+    // Commands that are not Ferry's own are refused (capabilities deny by default).
+    let v = session.execute_async(
+        "const done = arguments[0];\
+         window.__TAURI_INTERNALS__.invoke('plugin:fs|read_text_file', {path: '/etc/hostname'})\
+           .then(v => done({ok: v}), e => done({err: String(e)}));",
+        json!([]),
+    );
+    assert!(
+        v.get("err").is_some(),
+        "file-system access is not exposed: {v}"
+    );
+}
+
+#[test]
+fn closing_the_window_keeps_ferry_running_and_a_second_launch_reopens_it() {
+    let desktop = Desktop::start();
+    let mut app = desktop.launch_app();
+    let window = wait_for("the Ferry window", Duration::from_secs(20), || {
+        desktop.x11().visible_window("Ferry")
+    });
+    assert_eq!(window.pid, Some(app.pid()), "the window belongs to the app");
+
+    desktop.x11().request_close(window.id);
+    wait_for("the window to go away", Duration::from_secs(10), || {
+        desktop
+            .x11()
+            .visible_window("Ferry")
+            .is_none()
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        app.try_exit_status().is_none() && process_alive(app.pid()),
+        "closing the window leaves Ferry running in the tray"
+    );
+    desktop.screenshot("03-closed-to-tray");
+    wait_for("the log to note the close", Duration::from_secs(5), || {
+        app.log()
+            .contains("Ferry keeps running in the tray")
+            .then_some(())
+    });
+
+    let second = desktop
+        .command(ferry_e2e::app_binary())
+        .output()
+        .expect("launch a second ferry-desktop");
+    assert!(
+        second.status.success(),
+        "the second launch hands over and exits"
+    );
+    let reopened = wait_for("the window to come back", Duration::from_secs(15), || {
+        desktop.x11().visible_window("Ferry")
+    });
+    assert_eq!(
+        reopened.pid,
+        Some(app.pid()),
+        "the first instance opened it"
+    );
+    desktop.screenshot("04-reopened");
+    assert!(app.log().contains("another launch asked for the window"));
+}
