@@ -4,7 +4,7 @@
 fn main() {
     let commands = tauri_build::AppManifest::new().commands(&[
         "overview",
-        "check_folder",
+        "choose_folder",
         "check_dropped",
         "reset_settings",
         "watch_events",

@@ -45,6 +45,11 @@ impl StateDirs {
     }
 }
 
+/// The user's home folder, where the folder picker starts.
+pub fn home_dir() -> Option<PathBuf> {
+    dirs::home_dir()
+}
+
 /// The platform gave no home, config or data directory.
 #[derive(Debug, thiserror::Error)]
 #[error(

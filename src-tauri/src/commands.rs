@@ -40,10 +40,34 @@ pub fn overview(shell: State<'_, Shell>) -> AppOverview {
     app_overview(&shell)
 }
 
-/// Can this directory become a synced folder? (`ferry folder check DIR`)
+/// Opens the system folder picker (starting in the home folder) and checks
+/// the chosen folder; `None` when the user cancels (`ferry folder check DIR`).
 #[tauri::command]
-pub fn check_folder(shell: State<'_, Shell>, path: PathBuf) -> FolderCheck {
-    check_dir(&path, &shell.choice_context()).into()
+pub async fn choose_folder(
+    window: tauri::WebviewWindow,
+    shell: State<'_, Shell>,
+) -> Result<Option<FolderCheck>, String> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut picker = window
+        .dialog()
+        .file()
+        .set_title("Choose the folder to keep in sync")
+        .set_parent(&window);
+    if let Some(home) = ferry::paths::home_dir() {
+        picker = picker.set_directory(home);
+    }
+    picker.pick_folder(move |picked| {
+        let _ = tx.send(picked);
+    });
+    let Some(picked) = rx
+        .await
+        .map_err(|_| "the folder picker closed unexpectedly")?
+    else {
+        return Ok(None);
+    };
+    let path = picked.into_path().map_err(|e| e.to_string())?;
+    Ok(Some(check_dir(&path, &shell.choice_context()).into()))
 }
 
 /// Can what was dropped on the window become a synced folder?

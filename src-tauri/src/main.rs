@@ -51,7 +51,7 @@ fn main() {
         .manage(shell)
         .invoke_handler(tauri::generate_handler![
             commands::overview,
-            commands::check_folder,
+            commands::choose_folder,
             commands::check_dropped,
             commands::reset_settings,
             commands::watch_events,

@@ -63,6 +63,39 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Opt
     }
 }
 
+/// A temporary directory removed on drop, named with lower-case letters and
+/// digits only, so that typing its path with xdotool needs no Shift.
+pub struct TestRoot(PathBuf);
+
+impl TestRoot {
+    fn new() -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!(
+            "ferry-e2e-{}-{}-{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create the test root");
+        Self(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TestRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A child process killed when dropped.
 pub struct Guarded(pub Child);
 
@@ -81,7 +114,7 @@ pub struct Desktop {
     /// The private session bus address.
     pub bus: String,
     /// Temp dir holding `home/` and `config/`.
-    pub root: tempfile::TempDir,
+    pub root: TestRoot,
     children: Vec<Guarded>,
 }
 
@@ -123,7 +156,7 @@ impl Desktop {
             .read_line(&mut bus)
             .expect("dbus-daemon prints its address");
 
-        let root = tempfile::tempdir().expect("temp dir");
+        let root = TestRoot::new();
         for dir in [
             "home",
             "config",
@@ -271,6 +304,72 @@ impl Desktop {
             .expect("run xdotool")
             .success();
         assert!(ok, "xdotool {args:?} failed");
+    }
+}
+
+impl Desktop {
+    /// Drags `paths` from a GTK drag source (as a file manager offers them)
+    /// to screen point `to` with real mouse events, and drops once `over`
+    /// says the target has seen the drag (polled for up to 5 s). A drag the
+    /// target never saw (the source missed the press under load) is
+    /// released and tried again, up to three times.
+    pub fn drag_and_drop(
+        &self,
+        drag_source: &Path,
+        paths: &[PathBuf],
+        to: (i32, i32),
+        mut over: impl FnMut() -> bool,
+    ) {
+        for attempt in 1..=3 {
+            let _source = Guarded(
+                self.command(drag_source)
+                    .args(paths)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("start the drag source"),
+            );
+            let source = wait_for("the drag source window", Duration::from_secs(10), || {
+                self.x11().visible_window("ferry-e2e drag source")
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            let (x, y, w, h) = source.geometry;
+            let (sx, sy) = (x + w as i32 / 2, y + h as i32 / 2);
+            let move_to =
+                |x: i32, y: i32| self.xdotool(&["mousemove", &x.to_string(), &y.to_string()]);
+            move_to(sx, sy);
+            std::thread::sleep(Duration::from_millis(200));
+            self.xdotool(&["mousedown", "1"]);
+            // Move in steps, as a hand does: GTK starts a drag after a
+            // threshold, and XDND needs motion over the target to negotiate.
+            for i in 1..=20 {
+                let f = f64::from(i) / 20.0;
+                move_to(
+                    sx + (f64::from(to.0 - sx) * f) as i32,
+                    sy + (f64::from(to.1 - sy) * f) as i32,
+                );
+                std::thread::sleep(Duration::from_millis(40));
+            }
+            let start = Instant::now();
+            let mut seen = false;
+            let mut wiggle = 0;
+            while start.elapsed() < Duration::from_secs(5) {
+                wiggle = 3 - wiggle;
+                move_to(to.0 + wiggle, to.1 + wiggle);
+                if over() {
+                    seen = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            self.xdotool(&["mouseup", "1"]);
+            if seen {
+                return;
+            }
+            eprintln!("drag attempt {attempt}: the target never saw the drag; trying again");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("the drop target never saw the drag in three attempts");
     }
 }
 
@@ -652,6 +751,13 @@ impl Session<'_> {
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// An element's position and size in the page: (x, y, width, height).
+    pub fn rect(&self, e: &Element) -> (f64, f64, f64, f64) {
+        let r = self.call("GET", &format!("/element/{}/rect", e.0), None);
+        let n = |k: &str| r[k].as_f64().unwrap_or_default();
+        (n("x"), n("y"), n("width"), n("height"))
     }
 
     /// An element's attribute.

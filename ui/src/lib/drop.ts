@@ -18,6 +18,9 @@ export function onDragEnter(items: number): ZoneView {
   return { tone: "ready", text: "Release to choose this folder" };
 }
 
+/** While the system folder picker is open. */
+export const PICKING: ZoneView = { tone: "checking", text: "Choose a folder in the window that opened…" };
+
 /** After a drop, while the engine checks it. */
 export const CHECKING: ZoneView = { tone: "checking", text: "Checking the folder…" };
 
