@@ -462,10 +462,9 @@ impl X11 {
         let mut out = Vec::new();
         let mut stack = vec![self.root];
         while let Some(w) = stack.pop() {
-            let Ok(tree) = self.conn.query_tree(w).and_then(|c| Ok(c.reply())) else {
+            let Some(tree) = self.conn.query_tree(w).ok().and_then(|c| c.reply().ok()) else {
                 continue;
             };
-            let Ok(tree) = tree else { continue };
             for &child in tree.children.iter() {
                 if let Some(info) = self.info(child) {
                     out.push(info);
