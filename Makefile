@@ -61,7 +61,7 @@ release: deps-build ui
 run: build
 	./target/debug/ferry-desktop
 
-icons: ui-deps
+icons:
 	./icons/generate.sh
 
 check-ui: ui-deps

@@ -357,12 +357,21 @@ impl ConfigStore {
     }
 
     /// Copies `text` beside the settings file, named by its content so that
-    /// loading the same broken file twice keeps one copy, not two.
+    /// the same file kept twice (loaded again, then reset) is one copy.
     fn keep_copy(&self, text: &[u8], why: &str) -> Result<PathBuf, ConfigError> {
-        let copy = self
-            .dir
-            .join(format!("settings.{why}-{:016x}.toml", fnv1a(text)));
-        if !copy.exists() {
+        let suffix = format!("-{:016x}.toml", fnv1a(text));
+        let existing = fs::read_dir(&self.dir).ok().and_then(|entries| {
+            entries.flatten().map(|e| e.path()).find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("settings.") && n.ends_with(&suffix))
+            })
+        });
+        if let Some(copy) = existing {
+            return Ok(copy);
+        }
+        let copy = self.dir.join(format!("settings.{why}{suffix}"));
+        {
             write_atomically(&copy, text).map_err(|source| ConfigError::Io {
                 action: "keep a copy of",
                 path: copy.clone(),
@@ -709,9 +718,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ConfigStore::new(dir.path());
         fs::write(store.path(), "not = [valid").unwrap();
+        assert!(store.load().is_err(), "the damaged file is reported first");
         let copy = store.reset().unwrap().expect("the old file is kept");
         assert_eq!(fs::read_to_string(copy).unwrap(), "not = [valid");
         assert_eq!(store.load().unwrap(), Config::default());
+        assert_eq!(
+            files_in(dir.path()).len(),
+            2,
+            "settings + one copy: reset reuses the copy made on load"
+        );
     }
 
     #[test]

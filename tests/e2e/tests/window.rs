@@ -67,16 +67,20 @@ fn welcome_then_folder_step_checks_what_is_dropped() {
         );
     }
 
-    // Commands that are not Ferry's own are refused (capabilities deny by default).
+    // Core commands that are not Ferry's own are refused: capabilities deny by default.
     let v = session.execute_async(
         "const done = arguments[0];\
-         window.__TAURI_INTERNALS__.invoke('plugin:fs|read_text_file', {path: '/etc/hostname'})\
+         window.__TAURI_INTERNALS__.invoke('plugin:window|set_title', {label: 'main', value: 'pwned'})\
            .then(v => done({ok: v}), e => done({err: String(e)}));",
         json!([]),
     );
     assert!(
         v.get("err").is_some(),
-        "file-system access is not exposed: {v}"
+        "the page can't retitle the window: {v}"
+    );
+    assert!(
+        desktop.x11().visible_window("Ferry").is_some(),
+        "the title is unchanged"
     );
 }
 
@@ -127,4 +131,89 @@ fn closing_the_window_keeps_ferry_running_and_a_second_launch_reopens_it() {
     );
     desktop.screenshot("04-reopened");
     assert!(app.log().contains("another launch asked for the window"));
+}
+
+#[test]
+fn configured_folders_show_instead_of_the_welcome() {
+    let desktop = Desktop::start();
+    let site = desktop.home().join("Website");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        desktop.config_dir().join("settings.toml"),
+        format!(
+            "version = 2\n\n[[instances]]\nid = \"work\"\nname = \"Work\"\n\
+             url = \"https://git.example.org\"\nauth = \"token\"\n\n\
+             [[folders]]\nid = \"site\"\npath = \"{}\"\ninstance = \"work\"\n\
+             project = \"editor/website\"\n",
+            site.display()
+        ),
+    )
+    .unwrap();
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+    session.find_with_text("h1", "Your folders");
+    let card = session.find_with_text(".card", "Website");
+    let text = session.text(&card);
+    assert!(text.contains(&site.display().to_string()), "{text}");
+    assert!(
+        text.contains("Paused") && text.contains("Not syncing yet"),
+        "{text}"
+    );
+    assert!(
+        session
+            .find_all("h1")
+            .iter()
+            .all(|h| session.text(h) != "Welcome to Ferry"),
+        "no welcome once something is configured"
+    );
+    session.screenshot("14-folders-list");
+
+    // Pause from the window reaches the engine and comes back as status.
+    session.click(&session.find_with_text("button", "Pause syncing"));
+    session.find_with_text("button", "Resume syncing");
+    session.find_with_text(".summary", "Syncing is paused");
+    session.click(&session.find_with_text("button", "Resume syncing"));
+    session.find_with_text("button", "Pause syncing");
+}
+
+#[test]
+fn a_damaged_settings_file_is_explained_and_kept() {
+    let desktop = Desktop::start();
+    let settings = desktop.config_dir().join("settings.toml");
+    std::fs::write(&settings, "version = 2\n[[folders]\n").unwrap();
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+    let panel = session.find_with_text("[role=alert]", "couldn't read its settings");
+    let text = session.text(&panel);
+    assert!(text.contains("damaged"), "{text}");
+    assert!(
+        text.contains("settings.unreadable-"),
+        "names the kept copy: {text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&settings).unwrap(),
+        "version = 2\n[[folders]\n",
+        "the damaged file is not overwritten"
+    );
+    session.screenshot("15-settings-damaged");
+
+    session.click(&session.find_with_text("button", "Start with fresh settings"));
+    session.find_with_text("h1", "Welcome to Ferry");
+    let copies: Vec<_> = std::fs::read_dir(desktop.config_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("settings.") && name != "settings.toml" && name != "settings.lock"
+        })
+        .collect();
+    assert_eq!(copies.len(), 1, "one copy of the damaged file is kept");
+    assert!(copies[0]
+        .file_name()
+        .to_string_lossy()
+        .starts_with("settings.unreadable-"));
+    assert_eq!(
+        std::fs::read_to_string(copies[0].path()).unwrap(),
+        "version = 2\n[[folders]\n"
+    );
 }
