@@ -7,7 +7,7 @@
 //! in parallel and never touch the user's settings. Screenshots go to
 //! `target/e2e-screenshots/`.
 //!
-//! Needs (Debian): xvfb, dbus, webkit2gtk-driver, xdotool, imagemagick,
+//! Needs (Debian): xvfb, dbus, openbox, wmctrl, webkit2gtk-driver, xdotool, imagemagick,
 //! trayer, and `cargo install tauri-driver`; and a built app (`make build`).
 
 use std::io::{BufRead, BufReader, Read};
@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use x11rb::connection::Connection;
-use x11rb::protocol::xproto::{
-    AtomEnum, ClientMessageEvent, ConnectionExt, EventMask, ImageFormat, MapState, Window,
-};
+use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, ImageFormat, MapState, Window};
 use x11rb::rust_connection::RustConnection;
 
 /// The workspace's `target/` directory.
@@ -157,6 +155,15 @@ impl Desktop {
             .expect("dbus-daemon prints its address");
 
         let root = TestRoot::new();
+        // A real window manager: it closes windows the way a user's desktop does.
+        let openbox = Command::new("openbox")
+            .env("DISPLAY", &display)
+            .env("DBUS_SESSION_BUS_ADDRESS", bus.trim())
+            .env("HOME", root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start openbox (Debian package openbox)");
         for dir in [
             "home",
             "config",
@@ -174,11 +181,47 @@ impl Desktop {
                 std::fs::Permissions::from_mode(0o700),
             );
         }
-        Desktop {
+        let desktop = Desktop {
             display,
             bus: bus.trim().to_string(),
             root,
-            children: vec![Guarded(xvfb), Guarded(dbus)],
+            children: vec![Guarded(xvfb), Guarded(dbus), Guarded(openbox)],
+        };
+        wait_for("the window manager", Duration::from_secs(10), || {
+            desktop
+                .command("wmctrl")
+                .arg("-m")
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+        });
+        desktop
+    }
+
+    /// [`wait_for`], saving a screenshot named after `what` when it times out.
+    pub fn wait<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut probe: impl FnMut() -> Option<T>,
+    ) -> T {
+        let start = Instant::now();
+        loop {
+            if let Some(v) = probe() {
+                return v;
+            }
+            if start.elapsed() > timeout {
+                let name: String = what
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                let shot = self.screenshot(&format!("FAILED-{name}"));
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; see {}",
+                    shot.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
@@ -210,7 +253,10 @@ impl Desktop {
                 "FERRY_CONFIG_DIR".into(),
                 self.config_dir().display().to_string(),
             ),
-            ("FERRY_LOG".into(), "info".into()),
+            (
+                "FERRY_LOG".into(),
+                std::env::var("FERRY_LOG").unwrap_or_else(|_| "info".into()),
+            ),
             ("NO_AT_BRIDGE".into(), "1".into()),
             ("GDK_BACKEND".into(), "x11".into()),
             // Software rendering: Xvfb has no GPU.
@@ -295,6 +341,18 @@ impl Desktop {
         path
     }
 
+    /// Closes a window as a user does with its close button: the window
+    /// manager asks the app (`_NET_CLOSE_WINDOW` → `WM_DELETE_WINDOW`).
+    pub fn close_window(&self, w: &WindowInfo) {
+        let ok = self
+            .command("wmctrl")
+            .args(["-i", "-c", &format!("0x{:x}", w.id)])
+            .status()
+            .expect("run wmctrl")
+            .success();
+        assert!(ok, "wmctrl could not close window {:?}", w.name);
+    }
+
     /// Runs xdotool on this display.
     pub fn xdotool(&self, args: &[&str]) {
         let ok = self
@@ -363,6 +421,15 @@ impl Desktop {
                 std::thread::sleep(Duration::from_millis(150));
             }
             self.xdotool(&["mouseup", "1"]);
+            // The target fetches the dropped data from the source after the
+            // release: let the source finish (it quits when the drag ends).
+            let mut source_process = _source;
+            let ended = Instant::now();
+            while ended.elapsed() < Duration::from_secs(10)
+                && source_process.0.try_wait().ok().flatten().is_none()
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             if seen {
                 return;
             }
@@ -543,17 +610,6 @@ impl X11 {
             .find(|w| w.viewable && w.class.contains(class))
     }
 
-    /// Asks a window to close the way a window manager does (`WM_DELETE_WINDOW`).
-    pub fn request_close(&self, w: Window) {
-        let protocols = self.atom("WM_PROTOCOLS");
-        let delete = self.atom("WM_DELETE_WINDOW");
-        let event = ClientMessageEvent::new(32, w, protocols, [delete, 0, 0, 0, 0]);
-        self.conn
-            .send_event(false, w, EventMask::NO_EVENT, event)
-            .expect("send WM_DELETE_WINDOW");
-        self.conn.flush().expect("flush X11");
-    }
-
     /// The RGB pixels of a screen rectangle, row by row.
     pub fn pixels(&self, x: i32, y: i32, w: u32, h: u32) -> Vec<[u8; 3]> {
         let image = self
@@ -577,6 +633,12 @@ impl X11 {
             .map(|p| [p[2], p[1], p[0]])
             .collect()
     }
+}
+
+/// The UI's accent blue (#1f6feb), e.g. the "Get started" button.
+pub fn accent_blue(p: [u8; 3]) -> bool {
+    let [r, g, b] = p.map(i32::from);
+    b > 200 && r < 80 && (90..140).contains(&g)
 }
 
 /// Counts pixels matching `pred` in a region.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ferry_e2e::{count_pixels, process_alive, wait_for, Desktop, WindowInfo};
+use ferry_e2e::{count_pixels, process_alive, Desktop, WindowInfo};
 
 fn green(p: [u8; 3]) -> bool {
     let [r, g, b] = p.map(i32::from);
@@ -17,7 +17,7 @@ fn grey(p: [u8; 3]) -> bool {
 }
 
 fn tray_icon(desktop: &Desktop) -> WindowInfo {
-    wait_for("Ferry's icon in the tray", Duration::from_secs(20), || {
+    desktop.wait("Ferry's icon in the tray", Duration::from_secs(20), || {
         desktop.x11().find_by_class("tray-icon")
     })
 }
@@ -32,7 +32,7 @@ fn open_menu(desktop: &Desktop, icon: &WindowInfo) -> WindowInfo {
     let (x, y, w, h) = icon.geometry;
     let (cx, cy) = (x + w as i32 / 2, y + h as i32 / 2);
     desktop.xdotool(&["mousemove", &cx.to_string(), &cy.to_string(), "click", "1"]);
-    wait_for("the tray menu to open", Duration::from_secs(10), || {
+    let menu = desktop.wait("the tray menu to open", Duration::from_secs(10), || {
         desktop.x11().windows().into_iter().find(|win| {
             win.viewable
                 && win.class.contains("ferry-desktop")
@@ -40,7 +40,10 @@ fn open_menu(desktop: &Desktop, icon: &WindowInfo) -> WindowInfo {
                 && win.geometry.3 > 80
                 && win.geometry.1 >= y + h as i32 - 5
         })
-    })
+    });
+    // The menu takes the keyboard once it is mapped; give it that moment.
+    std::thread::sleep(Duration::from_millis(300));
+    menu
 }
 
 #[test]
@@ -52,7 +55,7 @@ fn tray_icon_shows_the_status_and_its_menu_works() {
     let icon = tray_icon(&desktop);
     let (_, _, w, h) = icon.geometry;
     let area = (w * h) as usize;
-    wait_for(
+    desktop.wait(
         "the green 'synced' picture",
         Duration::from_secs(10),
         || (count_pixels(&icon_pixels(&desktop, &icon), green) > area / 4).then_some(()),
@@ -68,7 +71,7 @@ fn tray_icon_shows_the_status_and_its_menu_works() {
     );
     // First enabled items: Open Ferry, Sync now, Pause syncing (the status line is disabled).
     desktop.xdotool(&["key", "Down", "Down", "Down", "Return"]);
-    wait_for("the grey 'paused' picture", Duration::from_secs(10), || {
+    desktop.wait("the grey 'paused' picture", Duration::from_secs(10), || {
         let px = icon_pixels(&desktop, &icon);
         (count_pixels(&px, grey) > area / 4 && count_pixels(&px, green) == 0).then_some(())
     });
@@ -92,7 +95,7 @@ fn tray_icon_shows_the_status_and_its_menu_works() {
 fn runs_without_a_tray_host() {
     let desktop = Desktop::start();
     let mut app = desktop.launch_app();
-    wait_for("the Ferry window", Duration::from_secs(20), || {
+    desktop.wait("the Ferry window", Duration::from_secs(20), || {
         desktop.x11().visible_window("Ferry")
     });
     std::thread::sleep(Duration::from_secs(3));

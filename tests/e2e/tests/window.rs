@@ -84,6 +84,19 @@ fn welcome_then_folder_step_checks_what_is_dropped() {
     );
 }
 
+/// Waits until the welcome screen's blue button is on screen.
+fn session_free_wait_for_paint(desktop: &Desktop, window: &ferry_e2e::WindowInfo) {
+    let (x, y, w, h) = window.geometry;
+    wait_for(
+        "the welcome screen to paint",
+        Duration::from_secs(20),
+        || {
+            let px = desktop.x11().pixels(x, y, w, h);
+            (ferry_e2e::count_pixels(&px, ferry_e2e::accent_blue) > 2000).then_some(())
+        },
+    );
+}
+
 #[test]
 fn closing_the_window_keeps_ferry_running_and_a_second_launch_reopens_it() {
     let desktop = Desktop::start();
@@ -92,8 +105,9 @@ fn closing_the_window_keeps_ferry_running_and_a_second_launch_reopens_it() {
         desktop.x11().visible_window("Ferry")
     });
     assert_eq!(window.pid, Some(app.pid()), "the window belongs to the app");
-
-    desktop.x11().request_close(window.id);
+    // Close it once the page has loaded, as a user would.
+    session_free_wait_for_paint(&desktop, &window);
+    desktop.close_window(&window);
     wait_for("the window to go away", Duration::from_secs(10), || {
         desktop
             .x11()
