@@ -79,6 +79,16 @@ e2e: build
 test: deps-test check-ui check-rust e2e
 	@echo "All checks passed."
 
-demo:
-	@echo "make demo arrives with ferry-testkit (a local GitLab-compatible server)."
-	@echo "Until then: make run, then drop a folder on the window."
+# A local GitLab (ferry-testkit, real sign-in page) and the app, for trying the whole flow.
+DEMO_PORT ?= 8929
+demo: build
+	$(CARGO) build -p ferry-testkit
+	@mkdir -p target/demo
+	@set -e; \
+	./target/debug/ferry-testkit serve --port $(DEMO_PORT) --data target/demo/gitlab --banner \
+	  > target/demo/testkit.json & tk=$$!; \
+	trap 'kill $$tk 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 50); do [ -s target/demo/testkit.json ] && break; sleep 0.1; done; \
+	[ -s target/demo/testkit.json ] || { echo "ferry-testkit did not start (is port $(DEMO_PORT) free?)"; exit 1; }; \
+	echo "Starting Ferry with its own settings in target/demo/config (Ctrl+C stops both)."; \
+	FERRY_CONFIG_DIR=$(CURDIR)/target/demo/config ./target/debug/ferry-desktop

@@ -41,6 +41,9 @@ enum Command {
         /// Fault switches to start with, as JSON (see /-/testkit/faults).
         #[arg(long, value_name = "JSON")]
         faults: Option<String>,
+        /// Also print a short summary for people (URL, user, password, token) to stderr.
+        #[arg(long)]
+        banner: bool,
     },
 }
 
@@ -59,6 +62,7 @@ fn main() -> anyhow::Result<()> {
         auto_approve,
         token_lifetime,
         faults,
+        banner,
     } = Cli::parse().command;
     let kit = ferry_testkit::Testkit::start(ferry_testkit::Options {
         port,
@@ -75,6 +79,23 @@ fn main() -> anyhow::Result<()> {
     out.flush()?;
     drop(out);
     tracing::info!(url = kit.url(), "ferry-testkit serving");
+    if banner {
+        let i = kit.info();
+        eprintln!(
+            "\n  A local GitLab for trying Ferry is running at {url}\n\n\
+             \x20   Sign in as:    {user} / {password}\n\
+             \x20   Access token:  {token}\n\
+             \x20   Projects:      {projects}\n\
+             \x20   OAuth app ID:  {client} (secret {secret})\n",
+            url = i.url,
+            user = i.user,
+            password = i.password,
+            token = i.token,
+            projects = i.projects.join(", "),
+            client = i.oauth.client_id,
+            secret = i.oauth.client_secret,
+        );
+    }
     // Serve until killed.
     loop {
         std::thread::park();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
@@ -65,6 +65,24 @@ pub fn redirect_matches(registered: &str, given: &str) -> bool {
         && r.host() == g.host()
         && r.path() == g.path()
         && r.query() == g.query()
+}
+
+/// A `302 Found` redirect, as Rails' `redirect_to` answers.
+fn found(location: &str) -> Found {
+    Found(location.to_string())
+}
+
+/// See [`found`].
+struct Found(String);
+
+impl IntoResponse for Found {
+    fn into_response(self) -> Response {
+        let mut r = StatusCode::FOUND.into_response();
+        if let Ok(v) = HeaderValue::from_str(&self.0) {
+            r.headers_mut().insert("location", v);
+        }
+        r
+    }
 }
 
 fn html_error(status: StatusCode, title: &str, text: &str) -> Response {
@@ -149,7 +167,7 @@ fn validate(kit: &Kit, p: &HashMap<String, String>) -> Result<AuthRequest, Respo
     }
     let state = get("state");
     let fail = |error: &str, description: &str| -> Response {
-        Redirect::to(&with_query(
+        found(&with_query(
             &redirect_uri,
             &[
                 ("error", error),
@@ -229,7 +247,7 @@ fn issue_code(kit: &Kit, req: &AuthRequest, user_id: u64) -> Response {
             used: false,
         })
     });
-    Redirect::to(&with_query(
+    found(&with_query(
         &req.redirect_uri,
         &[("code", &code), ("state", &req.state)],
     ))
@@ -252,7 +270,7 @@ async fn authorize(
     }
     let Some(user) = session_user(&kit, &headers) else {
         let back = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        return Redirect::to(&format!(
+        return found(&format!(
             "/users/sign_in?return_to={}",
             url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
         ))
@@ -317,7 +335,7 @@ async fn decide(State(kit): Kitted, headers: HeaderMap, body: Bytes) -> Response
         );
     };
     if p.get("_method").map(String::as_str) == Some("delete") {
-        return Redirect::to(&with_query(
+        return found(&with_query(
             &req.redirect_uri,
             &[
                 ("error", "access_denied"),
@@ -377,7 +395,7 @@ async fn sign_in(State(kit): Kitted, body: Bytes) -> Response {
     };
     let session = random_hex(16);
     kit.sessions().insert(session.clone(), user);
-    let mut r = Redirect::to(&return_to).into_response();
+    let mut r = found(&return_to).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "_gitlab_session={session}; path=/; HttpOnly; SameSite=Lax"
     )) {
