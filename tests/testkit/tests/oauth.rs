@@ -487,3 +487,44 @@ fn openid_discovery_is_public() {
         .unwrap()
         .contains(&json!("write_repository")));
 }
+
+#[test]
+fn plain_pkce_is_accepted_too() {
+    let kit = kit();
+    let id = kit.info().oauth.public_client_id.clone();
+    let verifier = "plain-verifier-plain-verifier-plain-verifier-01";
+    let mut u = url::Url::parse(&format!("{}/oauth/authorize", kit.url())).unwrap();
+    u.query_pairs_mut()
+        .append_pair("client_id", &id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("response_type", "code")
+        .append_pair("state", "p")
+        .append_pair("scope", "read_repository")
+        .append_pair("code_challenge", verifier)
+        .append_pair("code_challenge_method", "plain");
+    let r = http().get(u.to_string()).send().unwrap();
+    let code = query_of(&location(&r))["code"].clone();
+    let wrong = exchange(
+        &kit,
+        &[
+            ("client_id", &id),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(json(wrong)["error"], "invalid_grant");
+    let right = exchange(
+        &kit,
+        &[
+            ("client_id", &id),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    );
+    assert_eq!(right.status(), 200);
+    assert_eq!(json(right)["scope"], "read_repository");
+}
