@@ -537,9 +537,21 @@ fn token_response(t: &OAuthToken) -> Response {
         .into_response()
 }
 
-fn new_token(kit: &Kit, app_uid: &str, user_id: u64, scopes: Vec<String>) -> OAuthToken {
-    OAuthToken {
-        id: 0,
+fn invalid_grant() -> Response {
+    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", INVALID_GRANT)
+}
+
+/// Issues a new access + refresh token pair and stores it.
+fn issue_token(
+    d: &mut crate::state::Data,
+    kit: &Kit,
+    app_uid: &str,
+    user_id: u64,
+    scopes: Vec<String>,
+) -> OAuthToken {
+    d.next_id += 1;
+    let t = OAuthToken {
+        id: d.next_id,
         app_uid: app_uid.to_string(),
         user_id,
         access_token: random_hex(32),
@@ -548,7 +560,9 @@ fn new_token(kit: &Kit, app_uid: &str, user_id: u64, scopes: Vec<String>) -> OAu
         created_at: Utc::now(),
         expires_in: kit.token_lifetime,
         revoked: false,
-    }
+    };
+    d.oauth_tokens.push(t.clone());
+    t
 }
 
 async fn token(State(kit): Kitted, headers: HeaderMap, body: Bytes) -> Response {
@@ -573,11 +587,7 @@ async fn token(State(kit): Kitted, headers: HeaderMap, body: Bytes) -> Response 
             let verifier = get("code_verifier");
             let issued = kit.change(|d| {
                 let Some(grant) = d.grants.iter_mut().find(|g| g.code == code) else {
-                    return Err(oauth_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        INVALID_GRANT,
-                    ));
+                    return Err(invalid_grant());
                 };
                 let expired = Utc::now() - grant.created_at > Duration::minutes(10);
                 if grant.used
@@ -585,11 +595,7 @@ async fn token(State(kit): Kitted, headers: HeaderMap, body: Bytes) -> Response 
                     || grant.app_uid != app.uid
                     || !redirect_matches(&grant.redirect_uri, &redirect_uri)
                 {
-                    return Err(oauth_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        INVALID_GRANT,
-                    ));
+                    return Err(invalid_grant());
                 }
                 if grant.code_challenge.is_some() && verifier.is_empty() {
                     return Err(oauth_error(
@@ -599,19 +605,11 @@ async fn token(State(kit): Kitted, headers: HeaderMap, body: Bytes) -> Response 
                     ));
                 }
                 if !pkce_ok(grant, &verifier) {
-                    return Err(oauth_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        INVALID_GRANT,
-                    ));
+                    return Err(invalid_grant());
                 }
                 grant.used = true;
                 let (user, scopes) = (grant.user_id, grant.scopes.clone());
-                let mut t = new_token(&kit, &app.uid, user, scopes);
-                d.next_id += 1;
-                t.id = d.next_id;
-                d.oauth_tokens.push(t.clone());
-                Ok(t)
+                Ok(issue_token(d, &kit, &app.uid, user, scopes))
             });
             match issued {
                 Ok(t) => token_response(&t),
@@ -633,27 +631,15 @@ async fn token(State(kit): Kitted, headers: HeaderMap, body: Bytes) -> Response 
                     .iter_mut()
                     .find(|t| t.refresh_token == refresh)
                 else {
-                    return Err(oauth_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        INVALID_GRANT,
-                    ));
+                    return Err(invalid_grant());
                 };
                 if old.revoked || old.app_uid != app.uid {
-                    return Err(oauth_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        INVALID_GRANT,
-                    ));
+                    return Err(invalid_grant());
                 }
                 // Rotation: the old access and refresh tokens stop working now.
                 old.revoked = true;
                 let (user, scopes) = (old.user_id, old.scopes.clone());
-                let mut t = new_token(&kit, &app.uid, user, scopes);
-                d.next_id += 1;
-                t.id = d.next_id;
-                d.oauth_tokens.push(t.clone());
-                Ok(t)
+                Ok(issue_token(d, &kit, &app.uid, user, scopes))
             });
             match issued {
                 Ok(t) => token_response(&t),
