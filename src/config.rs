@@ -503,13 +503,14 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
 }
 
 /// An exclusive advisory lock on a file, released on drop.
-struct FileLock {
+pub(crate) struct FileLock {
     #[allow(dead_code)] // held for its lock, released when closed
     file: File,
 }
 
 impl FileLock {
-    fn acquire(path: &Path) -> io::Result<Self> {
+    /// Waits for and takes the lock on `path` (created if missing).
+    pub(crate) fn acquire(path: &Path) -> io::Result<Self> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }

@@ -10,6 +10,8 @@
 //!   atomically and never overwritten when it cannot be read.
 //! - [`secrets`]: where tokens live, and [`secrets::Sensitive`], the wrapper
 //!   that keeps them out of logs and serialized data.
+//! - [`gitlab`]: finding a GitLab server, its REST API, OAuth sign-in,
+//!   connection diagnostics, and adding accounts.
 //! - [`sync`]: folders and their status. Today: the status type, the status
 //!   stream every front end subscribes to, and the checks a directory must
 //!   pass before it can become a synced folder.
@@ -24,11 +26,24 @@
 //!
 //! # Limitations
 //!
-//! The GitLab client, the git layer and the sync workers arrive in later
-//! steps; until then a configured folder reports `paused`.
+//! The git layer and the sync workers arrive in later steps; until then a
+//! configured folder reports `paused`.
 
 pub mod config;
+pub mod gitlab;
 pub mod logging;
 pub mod paths;
 pub mod secrets;
 pub mod sync;
+
+/// How the engine treats an error: the retry loop and the UI branch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Temporary (network, server busy): back off and try again.
+    RetryLater,
+    /// Only the user can fix it (sign in again, fix a permission, ...).
+    NeedsUser,
+    /// A bug or an answer Ferry cannot handle.
+    Fatal,
+}
