@@ -81,6 +81,9 @@ pub struct Preferences {
     pub quiet_period_ms: u64,
     /// How commit messages are written.
     pub commit_messages: CommitMessageStyle,
+    /// The user chose to keep sign-ins in a plain file because no keyring is
+    /// available (never the default; see [`crate::secrets::PlainFileStore`]).
+    pub sign_ins_in_plain_file: bool,
 }
 
 impl Default for Preferences {
@@ -91,6 +94,7 @@ impl Default for Preferences {
             poll_interval_secs: 60,
             quiet_period_ms: 1000,
             commit_messages: CommitMessageStyle::Descriptive,
+            sign_ins_in_plain_file: false,
         }
     }
 }

@@ -162,6 +162,19 @@ pub trait SecretStore: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// The store the user's settings call for: the OS keyring, or — only if they
+/// explicitly chose it — the plain file in `config_dir`.
+pub fn store_for(
+    config: &crate::config::Config,
+    config_dir: &std::path::Path,
+) -> std::sync::Arc<dyn SecretStore> {
+    if config.preferences.sign_ins_in_plain_file {
+        std::sync::Arc::new(PlainFileStore::new(config_dir))
+    } else {
+        std::sync::Arc::new(KeyringStore)
+    }
+}
+
 /// The service name of Ferry's keyring entries.
 pub const KEYRING_SERVICE: &str = "Ferry";
 

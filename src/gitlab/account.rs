@@ -378,13 +378,19 @@ impl Accounts {
             } if (expires_at - Utc::now()).num_seconds() > REFRESH_AHEAD => {
                 Ok(OwnedCredential::OAuth(access_token))
             }
-            Credentials::OAuth { .. } => self.refresh(instance).await,
+            Credentials::OAuth { access_token, .. } => self.refresh(instance, &access_token).await,
         }
     }
 
-    /// Refreshes an OAuth sign-in: one at a time per instance (threads via a
-    /// mutex, processes via a lock file), the new pair saved before use.
-    pub async fn refresh(&self, instance: &Instance) -> Result<OwnedCredential, AccountError> {
+    /// Refreshes an OAuth sign-in whose access token was `seen`: one at a
+    /// time per instance (threads via a mutex, processes via a lock file),
+    /// the new pair saved before use. If another caller refreshed while this
+    /// one waited, its fresh token is used instead of refreshing again.
+    pub async fn refresh(
+        &self,
+        instance: &Instance,
+        seen: &Sensitive<String>,
+    ) -> Result<OwnedCredential, AccountError> {
         let gate = {
             let mut map = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(instance.id.clone()).or_default().clone()
@@ -412,7 +418,7 @@ impl Accounts {
         else {
             return Err(AccountError::NoSignIn(instance.name.clone()));
         };
-        if (expires_at - Utc::now()).num_seconds() > REFRESH_AHEAD {
+        if &access_token != seen || (expires_at - Utc::now()).num_seconds() > REFRESH_AHEAD {
             return Ok(OwnedCredential::OAuth(access_token));
         }
         let app = App {
@@ -446,17 +452,23 @@ impl Accounts {
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
         let cred = self.credential(instance).await?;
-        let oauth = matches!(cred, OwnedCredential::OAuth(_));
-        match f(cred).await {
-            Err(Error::SignIn {
-                problem: SignInProblem::Expired,
-                ..
-            }) if oauth => {
+        let seen = match &cred {
+            OwnedCredential::OAuth(t) => Some(t.clone()),
+            OwnedCredential::Personal(_) => None,
+        };
+        match (f(cred).await, seen) {
+            (
+                Err(Error::SignIn {
+                    problem: SignInProblem::Expired,
+                    ..
+                }),
+                Some(seen),
+            ) => {
                 self.expire_now(instance)?;
-                let cred = self.refresh(instance).await?;
+                let cred = self.refresh(instance, &seen).await?;
                 Ok(f(cred).await?)
             }
-            other => Ok(other?),
+            (other, _) => Ok(other?),
         }
     }
 

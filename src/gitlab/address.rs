@@ -81,6 +81,9 @@ pub fn candidates(input: &str) -> Result<Vec<Url>, BadAddress> {
     } else if let Some(rest) = trimmed.strip_prefix("git@") {
         // An SSH clone address: git@host:group/project.git
         format!("https://{}", rest.replacen(':', "/", 1))
+    } else if is_loopback_text(trimmed) {
+        // A server on this computer (the demo) usually has no certificate.
+        format!("http://{trimmed}")
     } else {
         format!("https://{trimmed}")
     };
@@ -148,6 +151,11 @@ pub fn candidates(input: &str) -> Result<Vec<Url>, BadAddress> {
         out.push(Url::parse(&text).expect("built from a parsed URL"));
     }
     Ok(out)
+}
+
+fn is_loopback_text(s: &str) -> bool {
+    let host = s.split(['/', ':']).next().unwrap_or_default();
+    host == "localhost" || host.starts_with("127.") || s.starts_with("[::1]")
 }
 
 /// A base URL as Ferry stores and shows it: no trailing slash.
@@ -221,6 +229,11 @@ mod tests {
             ["https://git.example.org"]
         );
         assert_eq!(bases("http://127.0.0.1:8929"), ["http://127.0.0.1:8929"]);
+        assert_eq!(
+            bases("127.0.0.1:8929"),
+            ["http://127.0.0.1:8929"],
+            "a local demo server has no TLS"
+        );
     }
 
     #[test]

@@ -143,12 +143,16 @@ pub struct Project {
     pub archived: Option<bool>,
 }
 
+/// How long a request may take in all, by default.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A GitLab server's API, for one base URL.
 #[derive(Clone)]
 pub struct Server {
     base: String,
     host: String,
     http: reqwest::Client,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -163,7 +167,7 @@ pub fn http_client(ca_file: Option<&Path>) -> Result<reqwest::Client, Error> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("Ferry/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
+        .timeout(REQUEST_TIMEOUT)
         .use_rustls_tls()
         .https_only(false);
     if let Some(path) = ca_file {
@@ -214,13 +218,29 @@ impl Server {
             base: base.trim_end_matches('/').to_string(),
             host: host_of(base),
             http: http_client(ca_file)?,
+            timeout: REQUEST_TIMEOUT,
         })
+    }
+
+    /// The same server with another overall request timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Finds the GitLab behind what the user typed: tries each possible base
     /// (shortest first) for GitLab's OpenID discovery document, which is
     /// public and names the server's real base URL.
     pub async fn find(input: &str, ca_file: Option<&Path>) -> Result<Server, Error> {
+        Self::find_with_timeout(input, ca_file, REQUEST_TIMEOUT).await
+    }
+
+    /// [`Server::find`] with another request timeout.
+    pub async fn find_with_timeout(
+        input: &str,
+        ca_file: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<Server, Error> {
         let candidates = address::candidates(input)?;
         let http = http_client(ca_file)?;
         let mut not_gitlab = None;
@@ -230,6 +250,7 @@ impl Server {
                 host: host_of(&base),
                 base: base.clone(),
                 http: http.clone(),
+                timeout,
             };
             match server.discovery().await {
                 Ok(issuer) => {
@@ -244,6 +265,7 @@ impl Server {
                         host: host_of(&chosen),
                         base: chosen,
                         http,
+                        timeout,
                     });
                 }
                 Err(e @ Error::NotGitLab { .. }) => {
@@ -279,6 +301,7 @@ impl Server {
         let response = self
             .http
             .get(&url)
+            .timeout(self.timeout)
             .send()
             .await
             .map_err(|e| self.network(e))?;
@@ -313,7 +336,10 @@ impl Server {
         path: &str,
         cred: Option<Credential<'_>>,
     ) -> reqwest::RequestBuilder {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .timeout(self.timeout);
         match cred {
             Some(Credential::Personal(t)) => {
                 let mut v = HeaderValue::from_str(t.expose())
@@ -681,6 +707,29 @@ pub fn classify_transport(host: &str, e: &(dyn std::error::Error + 'static)) -> 
         chain_text.push_str(&err.to_string().to_ascii_lowercase());
         chain_text.push(' ');
         current = err.source();
+    }
+    // Some layers keep only the TLS error's text: read it.
+    if let Some(pos) = chain_text.find("invalid peer certificate") {
+        let rest = &chain_text[pos..];
+        let problem = if rest.contains("unknownissuer")
+            || rest.contains("unknown issuer")
+            || rest.contains("badsignature")
+        {
+            TlsProblem::UntrustedIssuer
+        } else if rest.contains("expired")
+            || rest.contains("notvalidyet")
+            || rest.contains("not valid yet")
+        {
+            TlsProblem::Expired
+        } else if rest.contains("notvalidforname") || rest.contains("not valid for name") {
+            TlsProblem::WrongHost
+        } else {
+            TlsProblem::Other(rest.split(')').next().unwrap_or(rest).to_string())
+        };
+        return Error::Tls {
+            host: host.to_string(),
+            problem,
+        };
     }
     if chain_text.contains("dns error")
         || chain_text.contains("failed to lookup address")

@@ -370,7 +370,7 @@ pub fn open_browser(url: &str) {
             continue;
         }
         let line = if command.contains("%s") {
-            command.replace("%s", url)
+            command.replace("%s", &shell_quote(url))
         } else {
             format!("{command} {}", shell_quote(url))
         };

@@ -54,6 +54,8 @@ pub struct Options {
     pub auto_approve: bool,
     /// Lifetime of OAuth access tokens in seconds (GitLab: 7200).
     pub token_lifetime: Option<i64>,
+    /// With `tls`: serve a broken certificate, to test how clients explain it.
+    pub certificate: tls::CertKind,
 }
 
 /// The seeded OAuth applications.
@@ -268,21 +270,56 @@ impl Testkit {
         };
         std::fs::create_dir_all(&dir)?;
         let dir = dir.canonicalize()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .thread_name("testkit")
-            .build()?;
-        let listener = runtime.block_on(server::bind(options.port))?;
-        let port = listener.local_addr()?.port();
+        // The server runs on its own thread and runtime, so that callers may
+        // be sync tests or async ones (no runtime is entered here).
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (start_tx, start_rx) =
+            std::sync::mpsc::channel::<Option<(Arc<Kit>, Option<Arc<rustls::ServerConfig>>)>>();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let wanted_port = options.port;
+        let thread = std::thread::Builder::new()
+            .name("testkit-server".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .thread_name("testkit")
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = port_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let listener = match runtime.block_on(server::bind(wanted_port)) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = port_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let _ = port_tx.send(
+                    listener
+                        .local_addr()
+                        .map(|a| a.port())
+                        .map_err(|e| e.to_string()),
+                );
+                if let Ok(Some((kit, config))) = start_rx.recv() {
+                    runtime.block_on(server::serve(kit, listener, config, rx));
+                }
+            })?;
+        let port = port_rx
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the testkit server thread ended early"))?
+            .map_err(|e| anyhow::anyhow!("could not listen on 127.0.0.1: {e}"))?;
         let tls = if options.tls {
-            Some(tls::generate(&dir)?)
+            Some(tls::generate(&dir, options.certificate)?)
         } else {
             None
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://127.0.0.1:{port}");
-
         let data = match Data::load(&dir)? {
             Some(d) => d,
             None => seed(&dir, SEED_SCOPES)?,
@@ -301,14 +338,8 @@ impl Testkit {
             auto_user: Mutex::default(),
         });
 
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let serving = kit.clone();
         let config = tls.map(|t| t.server_config);
-        let thread = std::thread::Builder::new()
-            .name("testkit-server".into())
-            .spawn(move || {
-                runtime.block_on(server::serve(serving, listener, config, rx));
-            })?;
+        let _ = start_tx.send(Some((kit.clone(), config)));
         Ok(Testkit {
             info,
             kit,

@@ -70,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         data,
         auto_approve,
         token_lifetime: Some(token_lifetime),
+        ..Default::default()
     })?;
     if let Some(json) = faults {
         kit.kit().faults.set(serde_json::from_str(&json)?);

@@ -8,6 +8,18 @@ use std::sync::Arc;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+/// Which server certificate to serve.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CertKind {
+    /// Valid for 127.0.0.1 and localhost, signed by the generated CA.
+    #[default]
+    Valid,
+    /// Signed by the CA, but expired yesterday.
+    Expired,
+    /// Signed by the CA, but for another name (`other.example`).
+    WrongName,
+}
+
 /// What `--tls` produces.
 pub struct Tls {
     /// The server side, ready for tokio-rustls.
@@ -17,7 +29,7 @@ pub struct Tls {
 }
 
 /// Generates a CA and a server certificate; writes the CA to `<dir>/ca.pem`.
-pub fn generate(dir: &Path) -> anyhow::Result<Tls> {
+pub fn generate(dir: &Path, kind: CertKind) -> anyhow::Result<Tls> {
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.distinguished_name
@@ -30,9 +42,19 @@ pub fn generate(dir: &Path) -> anyhow::Result<Tls> {
     let issuer = rcgen::Issuer::new(ca, ca_key);
 
     let key = KeyPair::generate()?;
-    let mut leaf = CertificateParams::new(vec!["localhost".to_string()])?;
-    leaf.subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse()?));
+    let mut leaf = if kind == CertKind::WrongName {
+        CertificateParams::new(vec!["other.example".to_string()])?
+    } else {
+        let mut p = CertificateParams::new(vec!["localhost".to_string()])?;
+        p.subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse()?));
+        p
+    };
+    if kind == CertKind::Expired {
+        let now = time::OffsetDateTime::now_utc();
+        leaf.not_before = now - time::Duration::days(30);
+        leaf.not_after = now - time::Duration::days(1);
+    }
     leaf.distinguished_name
         .push(DnType::CommonName, "ferry-testkit");
     let cert = leaf.signed_by(&key, &issuer)?;
