@@ -135,7 +135,7 @@ pub enum SecretError {
         detail: String,
     },
     /// The keyring is locked.
-    #[error("Your system keyring is locked, so Ferry can't read or save your sign-in. Unlock it (it usually unlocks when you log in) and try again.")]
+    #[error("Your system keyring is locked (or has no default keyring yet), so Ferry can't save your sign-in. Unlock it — it usually unlocks when you log in — or create one in your Passwords and Keys app, then try again.")]
     Locked,
     /// The stored entry is not one Ferry wrote.
     #[error("The sign-in Ferry saved in your keyring is damaged. Sign in again from Settings → Accounts.")]
@@ -160,6 +160,11 @@ pub trait SecretStore: Send + Sync {
     fn delete(&self, account: &str) -> Result<(), SecretError>;
     /// Where secrets go, for messages ("your system keyring").
     fn describe(&self) -> String;
+    /// Checks that secrets can be saved now (a keyring is running and
+    /// unlocked), before the user is asked to sign in.
+    fn probe(&self) -> Result<(), SecretError> {
+        Ok(())
+    }
 }
 
 /// The store the user's settings call for: the OS keyring, or — only if they
@@ -184,6 +189,10 @@ pub const KEYRING_SERVICE: &str = "Ferry";
 pub struct KeyringStore;
 
 fn keyring_error(e: keyring::Error) -> SecretError {
+    let text = e.to_string().to_ascii_lowercase();
+    if text.contains("locked") || text.contains("no result found") || text.contains("prompt") {
+        return SecretError::Locked;
+    }
     match e {
         keyring::Error::NoStorageAccess(inner) => {
             let detail = inner.to_string();
@@ -233,6 +242,15 @@ impl SecretStore for KeyringStore {
 
     fn describe(&self) -> String {
         "your system keyring".into()
+    }
+
+    fn probe(&self) -> Result<(), SecretError> {
+        let entry = Self::entry("ferry-keyring-check")?;
+        entry.set_password("ok").map_err(keyring_error)?;
+        match entry.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(keyring_error(e)),
+        }
     }
 }
 

@@ -203,6 +203,7 @@ impl Accounts {
         ca_file: Option<PathBuf>,
         name: Option<String>,
     ) -> Result<Added, AccountError> {
+        self.secrets.probe()?;
         let server = Server::find(input, ca_file.as_deref()).await?;
         let token = Sensitive::new(token.expose().trim().to_string());
         let user = server.user(Credential::Personal(&token)).await?;
@@ -242,6 +243,7 @@ impl Accounts {
         options: &SignInOptions,
         show_url: impl FnOnce(&str),
     ) -> Result<Added, AccountError> {
+        self.secrets.probe()?;
         let server = Server::find(input, ca_file.as_deref()).await?;
         // Fail early, before the browser opens, if the name is taken.
         if let Some(n) = &name {
