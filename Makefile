@@ -5,7 +5,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
-.PHONY: run build release test demo icons deps deps-build deps-test ui ui-deps check-rust check-ui e2e
+.PHONY: bench run build release test demo icons deps deps-build deps-test ui ui-deps check-rust check-ui e2e
 
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -78,6 +78,10 @@ e2e: build
 
 test: deps-test check-ui check-rust e2e
 	@echo "All checks passed."
+
+# Benchmarks (release build): figures, not pass/fail.
+bench: deps-build
+	$(CARGO) run --release -p ferry-bench -- connect --projects 1000 --runs 5
 
 # A local GitLab (ferry-testkit, real sign-in page) and the app, for trying the whole flow.
 DEMO_PORT ?= 8929

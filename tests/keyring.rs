@@ -221,6 +221,22 @@ fn the_token_goes_to_the_keyring_and_nowhere_else() {
         .any(|p| p["path_with_namespace"] == "editor/website"));
     let check = s.ferry(&["instance", "check", "Work", "--json"], "");
     assert!(check.status.success(), "{}", text(&check));
+    let created = s.ferry(
+        &[
+            "repos",
+            "Work",
+            "--create",
+            "Launch Notes",
+            "--namespace",
+            "team",
+        ],
+        "",
+    );
+    assert!(
+        text(&created).contains("Created team/launch-notes"),
+        "a project in a group: {}",
+        text(&created)
+    );
 
     // Nowhere else: not in settings, logs, any file of this home (the
     // keyring file is encrypted), nor anything printed.

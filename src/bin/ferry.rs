@@ -14,6 +14,7 @@ use serde_json::json;
 
 use ferry::config::ConfigStore;
 use ferry::gitlab::account::{AccountError, Accounts};
+use ferry::gitlab::address;
 use ferry::gitlab::diagnose::{self, CheckInput, Outcome};
 use ferry::gitlab::oauth::{App, SignInOptions};
 use ferry::paths::StateDirs;
@@ -124,6 +125,17 @@ enum InstanceCommand {
         /// A project (namespace/path) to test git over HTTPS with.
         #[arg(long)]
         project: Option<String>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the pages to create a token or register Ferry's OAuth application on a server.
+    Links {
+        /// The GitLab address.
+        url: String,
+        /// A CA certificate (PEM) for a server with a private certificate authority.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -284,7 +296,12 @@ fn run_instance(
                     open_browser: !no_browser,
                 };
                 rt.block_on(accounts.add_with_oauth(&url, app, ca_file, name, &options, |u| {
-                    eprintln!("Sign in to GitLab in your browser. If it doesn't open, open this address:\n  {u}");
+                    eprintln!(
+                        "Sign in to GitLab in your browser. If it doesn't open, open this address:\n  {u}\n\
+                         (The application must be registered with the redirect URI {} and the scopes {}.)",
+                        address::OAUTH_REDIRECT_URI,
+                        address::OAUTH_SCOPES.join(" ")
+                    );
                 }))
             };
             match result {
@@ -354,6 +371,43 @@ fn run_instance(
             } else {
                 ExitCode::FAILURE
             })
+        }
+        InstanceCommand::Links { url, ca_file, json } => {
+            let rt = runtime()?;
+            let server = match rt.block_on(ferry::gitlab::client::Server::find(
+                &url,
+                ca_file.as_deref(),
+            )) {
+                Ok(s) => s,
+                Err(e) => return Ok(account_failure(e.into(), json)),
+            };
+            let base = server.base();
+            let links = json!({
+                "base_url": base,
+                "token": address::token_creation_url(base),
+                "token_before_16": address::token_creation_url_legacy(base),
+                "token_scopes": address::TOKEN_SCOPES,
+                "applications": address::applications_url(base),
+                "redirect_uri": address::OAUTH_REDIRECT_URI,
+                "oauth_scopes": address::OAUTH_SCOPES,
+            });
+            if json {
+                println!("{links}");
+            } else {
+                println!("GitLab found at {base}\n");
+                println!("Personal access token — create one (name and scopes are filled in):");
+                println!("  {}", address::token_creation_url(base));
+                println!(
+                    "  (GitLab before 16: {})\n",
+                    address::token_creation_url_legacy(base)
+                );
+                println!("OAuth application — register Ferry at:");
+                println!("  {}", address::applications_url(base));
+                println!("  Redirect URI: {}", address::OAUTH_REDIRECT_URI);
+                println!("  Scopes:       {}", address::OAUTH_SCOPES.join(" "));
+                println!("  Then: ferry instance add {base} --oauth --client-id <Application ID> [--client-secret-stdin]");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         InstanceCommand::List { json } => {
             let instances = store.load()?.instances;

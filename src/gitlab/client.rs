@@ -181,8 +181,11 @@ pub fn http_client(ca_file: Option<&Path>) -> Result<reqwest::Client, Error> {
     })
 }
 
-/// Reads a PEM (or DER) CA certificate file, checking every certificate parses.
-pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, Error> {
+/// The certificates in a PEM (or DER) CA file, each checked to parse as a
+/// trust anchor.
+pub fn ca_certificates(
+    path: &Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, Error> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
     let bad = |why: String| Error::BadCaFile {
@@ -201,12 +204,23 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, Error> {
         return Err(bad("it holds no certificate".into()));
     }
     let mut check = rustls::RootCertStore::empty();
-    ders.iter()
+    for der in &ders {
+        check
+            .add(der.clone())
+            .map_err(|_| bad("it is not a PEM or DER certificate".into()))?;
+    }
+    Ok(ders)
+}
+
+/// [`ca_certificates`], ready for the HTTP client.
+pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, Error> {
+    ca_certificates(path)?
+        .iter()
         .map(|der| {
-            check
-                .add(der.clone())
-                .map_err(|_| bad("it is not a PEM or DER certificate".into()))?;
-            reqwest::Certificate::from_der(der).map_err(|e| bad(e.to_string()))
+            reqwest::Certificate::from_der(der).map_err(|e| Error::BadCaFile {
+                path: path.display().to_string(),
+                why: e.to_string(),
+            })
         })
         .collect()
 }

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::account::{missing_scopes, OwnedCredential};
+use super::account::{expiry_warning, missing_scopes, OwnedCredential};
 use super::address;
-use super::client::{tls_error, Server};
+use super::client::{ca_certificates, tls_error, Server};
 use super::Error;
 
 /// How a step went.
@@ -346,24 +346,33 @@ pub async fn check(input: CheckInput<'_>) -> Report {
             if user.is_some() {
                 let t = Instant::now();
                 let scopes = match cred {
-                    OwnedCredential::Personal(token) => {
-                        server.token_self(token).await.map(|i| i.scopes)
-                    }
-                    OwnedCredential::OAuth(token) => {
-                        server.oauth_token_info(token).await.map(|i| i.scope)
-                    }
+                    OwnedCredential::Personal(token) => server
+                        .token_self(token)
+                        .await
+                        .map(|i| (i.scopes, i.expires_at)),
+                    OwnedCredential::OAuth(token) => server
+                        .oauth_token_info(token)
+                        .await
+                        .map(|i| (i.scope, None)),
                 };
                 let result = match scopes {
-                    Ok(scopes) => {
+                    Ok((scopes, expires_at)) => {
                         let missing = missing_scopes(&scopes);
-                        if missing.is_empty() {
-                            Ok((Outcome::Pass, format!("Scopes: {}", scopes.join(", "))))
-                        } else {
-                            Err(Error::MissingScopes {
+                        let create_url = address::token_creation_url(server.base());
+                        let soon = expiry_warning(
+                            expires_at,
+                            chrono::Utc::now().date_naive(),
+                            &create_url,
+                        );
+                        let listed = format!("Scopes: {}", scopes.join(", "));
+                        match (missing.is_empty(), soon) {
+                            (true, Some(w)) => Ok((Outcome::Warn, format!("{listed}. {w}"))),
+                            (true, None) => Ok((Outcome::Pass, listed)),
+                            (false, _) => Err(Error::MissingScopes {
                                 missing,
-                                create_url: address::token_creation_url(server.base()),
+                                create_url,
                             }
-                            .to_string())
+                            .to_string()),
                         }
                     }
                     Err(e) => Err(e.to_string()),
@@ -426,25 +435,8 @@ async fn tls_check(
         let _ = roots.add(cert);
     }
     if let Some(path) = ca_file {
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::BadCaFile {
-                path: path.display().to_string(),
-                why: e.to_string(),
-            }
-            .to_string()
-        })?;
-        let mut added = 0;
-        for cert in pem_certificates(&bytes) {
-            if roots.add(cert).is_ok() {
-                added += 1;
-            }
-        }
-        if added == 0 {
-            return Err(Error::BadCaFile {
-                path: path.display().to_string(),
-                why: "it holds no certificate".into(),
-            }
-            .to_string());
+        for cert in ca_certificates(path).map_err(|e| e.to_string())? {
+            let _ = roots.add(cert);
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -479,14 +471,6 @@ async fn tls_check(
             "{host} did not complete the secure connection within 10 seconds."
         )),
     }
-}
-
-/// The certificates in a PEM file.
-fn pem_certificates(bytes: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::pem_slice_iter(bytes)
-        .filter_map(Result::ok)
-        .collect()
 }
 
 async fn git_check(
