@@ -833,3 +833,40 @@ fn errors_never_carry_the_token() {
     };
     assert!(!format!("{creds:?}").contains(token));
 }
+
+#[tokio::test]
+async fn an_access_token_expired_early_is_refreshed_once_and_the_call_retried() {
+    let kit = kit();
+    let e = env();
+    let added = e
+        .accounts
+        .add_with_oauth(
+            kit.url(),
+            oauth_app(&kit, true),
+            None,
+            None,
+            &no_browser(Duration::from_secs(20)),
+            |u| browse(u.to_string()),
+        )
+        .await
+        .unwrap();
+    // The fault switch: every token expires now, though Ferry thinks it has two hours.
+    admin(&kit, "/tokens/expire", json!({"which": "oauth"}));
+    let server = e.accounts.server(&added.instance).unwrap();
+    let attempts = std::sync::atomic::AtomicUsize::new(0);
+    let user = e
+        .accounts
+        .with_credential(&added.instance, |cred| {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let server = server.clone();
+            async move { server.user(cred.as_credential()).await }
+        })
+        .await
+        .unwrap();
+    assert_eq!(user.username, "editor");
+    assert_eq!(
+        attempts.into_inner(),
+        2,
+        "one failure, one refresh, one retry"
+    );
+}
