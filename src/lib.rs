@@ -10,6 +10,8 @@
 //!   atomically and never overwritten when it cannot be read.
 //! - [`secrets`]: where tokens live, and [`secrets::Sensitive`], the wrapper
 //!   that keeps them out of logs and serialized data.
+//! - [`git`]: every git operation (clone, snapshot, fetch, in-memory
+//!   integration with conflict copies, atomic apply, push, recovery).
 //! - [`gitlab`]: finding a GitLab server, its REST API, OAuth sign-in,
 //!   connection diagnostics, and adding accounts.
 //! - [`sync`]: folders and their status. Today: the status type, the status
@@ -30,6 +32,7 @@
 //! configured folder reports `paused`.
 
 pub mod config;
+pub mod git;
 pub mod gitlab;
 pub mod logging;
 pub mod paths;
