@@ -329,10 +329,7 @@ impl Repo {
             (shared.borrow_mut())(s);
         });
         builder.with_checkout(checkout);
-        let repo = match builder.clone(url, dir) {
-            Ok(r) => r,
-            Err(e) => return Err(e.into()),
-        };
+        let repo = builder.clone(url, dir)?;
         let branch = match branch {
             Some(b) => b.to_string(),
             None => repo
