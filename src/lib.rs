@@ -17,6 +17,7 @@
 //! - [`sync`]: folders and their status. Today: the status type, the status
 //!   stream every front end subscribes to, and the checks a directory must
 //!   pass before it can become a synced folder.
+//! - [`watch`]: file-system watching, debounced into "something changed".
 //! - [`logging`]: `tracing` set-up, with a rotating log file for the desktop.
 //! - [`paths`]: where Ferry keeps its own state on this computer.
 //!
@@ -38,6 +39,7 @@ pub mod logging;
 pub mod paths;
 pub mod secrets;
 pub mod sync;
+pub mod watch;
 
 /// How the engine treats an error: the retry loop and the UI branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

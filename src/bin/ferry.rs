@@ -19,8 +19,10 @@ use ferry::gitlab::diagnose::{self, CheckInput, Outcome};
 use ferry::gitlab::oauth::{App, SignInOptions};
 use ferry::paths::StateDirs;
 use ferry::secrets::{Sensitive, PLAIN_FILE_WARNING};
+use ferry::sync::cycle::{self, CycleError, CycleOptions};
 use ferry::sync::folder_choice::{check_folder, ChoiceContext, FolderCheck};
-use ferry::sync::Engine;
+use ferry::sync::setup::{self, ExistingFiles};
+use ferry::sync::{Engine, Overview, SyncState};
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +49,15 @@ enum Command {
     /// Synced folders.
     #[command(subcommand)]
     Folder(FolderCommand),
+    /// Keep every folder in sync (until stopped), printing status changes.
+    Sync {
+        /// One full cycle per folder, then exit: 0 only if every folder ends synced.
+        #[arg(long)]
+        once: bool,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ferry's settings file.
     #[command(subcommand)]
     Settings(SettingsCommand),
@@ -155,6 +166,32 @@ enum InstanceCommand {
 
 #[derive(Subcommand)]
 enum FolderCommand {
+    /// Start syncing DIR with PROJECT (an id or namespace/path) of an account.
+    Add {
+        /// The account (its name) or the server's address.
+        instance: String,
+        /// The project: numeric id or namespace/path.
+        project: String,
+        /// The folder on this computer.
+        dir: PathBuf,
+        /// The branch (default: the project's default branch).
+        #[arg(long)]
+        branch: Option<String>,
+        /// Upload the folder's existing files into the project (default for an empty project).
+        #[arg(long, conflicts_with = "backup_existing")]
+        upload_existing: bool,
+        /// Move the folder's existing files to a backup folder first (default otherwise).
+        #[arg(long)]
+        backup_existing: bool,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop syncing a folder (its files stay where they are).
+    Remove {
+        /// The folder's path or id.
+        target: String,
+    },
     /// List the synced folders.
     List {
         /// JSON instead of text.
@@ -541,11 +578,339 @@ fn run_repos(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
+fn run_folder_add(
+    instance: &str,
+    project: &str,
+    dir: &std::path::Path,
+    branch: Option<&str>,
+    existing: Option<ExistingFiles>,
+    json: bool,
+    dirs: &StateDirs,
+    store: &ConfigStore,
+) -> anyhow::Result<ExitCode> {
+    let accounts = accounts_for(dirs, store)?;
+    let account = match accounts.find(instance) {
+        Ok(a) => a,
+        Err(e) => return Ok(account_failure(e, json)),
+    };
+    trust_accounts_ca(dirs, store)?;
+    let rt = runtime()?;
+    let quiet = json;
+    let last = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+    let result = rt.block_on(setup::add_folder(
+        &accounts,
+        store,
+        &dirs.config,
+        &account,
+        project,
+        dir,
+        branch,
+        existing,
+        move |p| {
+            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+            if !quiet && last.elapsed() > Duration::from_millis(250) {
+                *last = std::time::Instant::now();
+                if p.total_files > 0 {
+                    eprintln!("Writing files: {}/{}", p.checked_out, p.total_files);
+                } else {
+                    eprintln!(
+                        "Downloading: {}/{} objects, {:.1} MiB",
+                        p.received_objects,
+                        p.total_objects,
+                        p.received_bytes as f64 / 1048576.0
+                    );
+                }
+            }
+        },
+    ));
+    match result {
+        Ok(added) => {
+            if json {
+                println!("{}", serde_json::to_string(&added)?);
+            } else {
+                println!(
+                    "Syncing {} with {} ({}).",
+                    added.folder.path.display(),
+                    added.folder.project,
+                    added.web_url
+                );
+                match &added.set_up {
+                    setup::SetUp::BackedUp { backup } => println!(
+                        "The files that were in the folder were moved to {}. Nothing was deleted.",
+                        backup.display()
+                    ),
+                    setup::SetUp::Uploading { files } => {
+                        println!("The {files} items already in the folder will be uploaded by the first sync.")
+                    }
+                    setup::SetUp::Adopted => println!(
+                        "The folder already was a copy of this project: Ferry uses it as it is."
+                    ),
+                    setup::SetUp::Cloned => {}
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if json {
+                println!("{}", json!({"error": {"message": e.to_string()}}));
+            }
+            eprintln!("{e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Lets git trust the private CAs of the configured accounts.
+fn trust_accounts_ca(dirs: &StateDirs, store: &ConfigStore) -> anyhow::Result<()> {
+    let config = store.load()?;
+    let files: Vec<PathBuf> = config
+        .instances
+        .iter()
+        .filter_map(|i| i.ca_file.clone())
+        .collect();
+    ferry::git::trust_ca_files(&files, &dirs.config)?;
+    Ok(())
+}
+
+const STATUS_FILE: &str = "status.json";
+
+/// The status a running `ferry sync` (or the app) wrote, if it is still running.
+fn live_status(dirs: &StateDirs) -> Option<Overview> {
+    let text = std::fs::read_to_string(dirs.config.join(STATUS_FILE)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let pid = v["pid"].as_u64()? as i32;
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    if !alive {
+        return None;
+    }
+    serde_json::from_value(v["overview"].clone()).ok()
+}
+
+/// Status without a running sync: what each folder's repository says.
+fn offline_status(config: &ferry::config::Config) -> Overview {
+    let mut overview = Engine::new(config).overview();
+    for (f, folder) in overview.folders.iter_mut().zip(&config.folders) {
+        let branch = folder.branch.clone().unwrap_or_else(|| "main".into());
+        match ferry::git::Repo::open(&folder.path, &branch) {
+            Ok(repo) => {
+                f.pending = repo.pending() as u32;
+                f.message = "Ferry isn't running: start it to sync".into();
+            }
+            Err(_) => {
+                f.state = SyncState::Error;
+                f.message = format!("The folder {} is missing", folder.path.display());
+            }
+        }
+    }
+    overview
+}
+
+fn print_overview_line(overview: &Overview, json: bool) {
+    if json {
+        let mut v = serde_json::to_value(overview).unwrap_or_default();
+        v["overall"] = json!(overview.overall());
+        println!("{v}");
+    } else {
+        for f in &overview.folders {
+            println!("{:<10} {}  {}", f.state.as_str(), f.path, f.message);
+        }
+    }
+}
+
+fn run_sync(
+    once: bool,
+    json: bool,
+    dirs: &StateDirs,
+    store: &ConfigStore,
+) -> anyhow::Result<ExitCode> {
+    let config = store.load()?;
+    trust_accounts_ca(dirs, store)?;
+    let accounts = std::sync::Arc::new(Accounts::new(
+        &dirs.config,
+        ferry::secrets::store_for(&config, &dirs.config),
+    ));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if once {
+        return rt.block_on(sync_once(&config, accounts, json));
+    }
+    rt.block_on(async move {
+        let engine = Engine::new(&config);
+        engine.start(&config, accounts);
+        let mut updates = engine.subscribe();
+        let status_path = dirs.config.join(STATUS_FILE);
+        let mut last_printed = String::new();
+        loop {
+            let overview = updates.borrow_and_update().clone();
+            let record = json!({"pid": std::process::id(), "overview": overview});
+            let _ = ferry::config::write_atomically(&status_path, record.to_string().as_bytes());
+            let line = serde_json::to_string(
+                &overview
+                    .folders
+                    .iter()
+                    .map(|f| (&f.state, &f.message))
+                    .collect::<Vec<_>>(),
+            )?;
+            if line != last_printed {
+                print_overview_line(&overview, json);
+                last_printed = line;
+            }
+            tokio::select! {
+                changed = updates.changed() => if changed.is_err() { break },
+                _ = tokio::signal::ctrl_c() => break,
+                _ = terminate() => break,
+            }
+        }
+        engine.shutdown();
+        let _ = std::fs::remove_file(&status_path);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn terminate() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
+async fn sync_once(
+    config: &ferry::config::Config,
+    accounts: std::sync::Arc<Accounts>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut all_synced = true;
+    for folder in config.folders.iter().filter(|f| !f.paused) {
+        let Some(instance) = config.instances.iter().find(|i| i.id == folder.instance) else {
+            eprintln!("{}: its account was removed", folder.path.display());
+            all_synced = false;
+            continue;
+        };
+        let cred = match accounts.credential(instance).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{}: {e}", folder.path.display());
+                all_synced = false;
+                continue;
+            }
+        };
+        let auth = setup::git_auth(instance, &cred);
+        let branch = folder.branch.clone().unwrap_or_else(|| "main".into());
+        let options = CycleOptions {
+            quiet: Duration::from_millis(config.preferences.quiet_period_ms),
+            style: config.preferences.commit_messages,
+            ..CycleOptions::default()
+        };
+        let dir = folder.path.clone();
+        let mut result;
+        let mut tries = 0;
+        loop {
+            let (d, b, a, o) = (dir.clone(), branch.clone(), auth.clone(), options.clone());
+            result = tokio::task::spawn_blocking(move || cycle::run(&d, &b, &a, &o)).await?;
+            match &result {
+                Err(CycleError::NotQuiet(wait)) if tries < 30 => {
+                    tries += 1;
+                    tokio::time::sleep(*wait + Duration::from_millis(50)).await;
+                }
+                _ => break,
+            }
+        }
+        let (state, message) = match &result {
+            Ok(r) if r.conflict_copies.is_empty() => (
+                SyncState::Synced,
+                format!(
+                    "{} sent, {} received, {} pending",
+                    r.committed.iter().map(|s| s.changes.len()).sum::<usize>(),
+                    r.incoming.len(),
+                    r.pending
+                ),
+            ),
+            Ok(r) => (
+                SyncState::Conflict,
+                format!("both versions kept: {}", r.conflict_copies.join(", ")),
+            ),
+            Err(e) if e.class() == ferry::ErrorClass::RetryLater => {
+                (SyncState::Offline, e.to_string())
+            }
+            Err(e) => (SyncState::Error, e.to_string()),
+        };
+        all_synced &= state == SyncState::Synced;
+        if json {
+            println!(
+                "{}",
+                json!({"folder": folder.id, "path": folder.path, "state": state, "message": message, "report": result.as_ref().ok()})
+            );
+        } else {
+            println!(
+                "{:<10} {}  {message}",
+                state.as_str(),
+                folder.path.display()
+            );
+        }
+    }
+    Ok(if all_synced {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let dirs = StateDirs::resolve(cli.config_dir.as_deref())?;
     let store = ConfigStore::new(&dirs.config);
     match cli.command {
         Command::Instance(cmd) => return run_instance(cmd, &dirs, &store),
+        Command::Sync { once, json } => return run_sync(once, json, &dirs, &store),
+        Command::Folder(FolderCommand::Add {
+            instance,
+            project,
+            dir,
+            branch,
+            upload_existing,
+            backup_existing,
+            json,
+        }) => {
+            let existing = if upload_existing {
+                Some(ExistingFiles::Upload)
+            } else if backup_existing {
+                Some(ExistingFiles::Backup)
+            } else {
+                None
+            };
+            return run_folder_add(
+                &instance,
+                &project,
+                &dir,
+                branch.as_deref(),
+                existing,
+                json,
+                &dirs,
+                &store,
+            );
+        }
+        Command::Folder(FolderCommand::Remove { target }) => {
+            let removed = store.update(|c| {
+                let before = c.folders.len();
+                let wanted =
+                    std::fs::canonicalize(&target).unwrap_or_else(|_| PathBuf::from(&target));
+                c.folders.retain(|f| f.id != target && f.path != wanted);
+                before - c.folders.len()
+            })?;
+            if removed == 0 {
+                eprintln!("No synced folder is called {target}. See: ferry folder list");
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("Stopped syncing {target}. Its files stay where they are.");
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Repos {
             instance,
             search,
@@ -555,7 +920,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => return run_repos(instance, search, create, namespace, json, &dirs, &store),
         Command::Status { json } => {
             let config = store.load()?;
-            let overview = Engine::new(&config).overview();
+            let overview = live_status(&dirs).unwrap_or_else(|| offline_status(&config));
             if json {
                 let mut value = serde_json::to_value(&overview)?;
                 value["overall"] = json!(overview.overall());

@@ -10,21 +10,28 @@
 //! The per-folder sync workers arrive with the sync engine; until then
 //! every configured folder reports `paused` with a message saying so.
 
+pub mod cycle;
 pub mod folder_choice;
+pub mod setup;
 pub mod status;
+pub mod worker;
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
 use crate::config::Config;
-pub use status::{FolderStatus, Overview, SyncState};
+use crate::gitlab::account::Accounts;
+pub use status::{Activity, FolderStatus, Overview, SyncState};
+use worker::{FolderHandle, FolderSettings, Msg};
 
 /// The handle front ends use to follow and steer syncing.
 #[derive(Clone)]
 pub struct Engine {
     overview: Arc<watch::Sender<Overview>>,
+    workers: Arc<Mutex<HashMap<String, FolderHandle>>>,
 }
 
 impl Engine {
@@ -36,7 +43,118 @@ impl Engine {
         };
         Self {
             overview: Arc::new(watch::Sender::new(overview)),
+            workers: Arc::default(),
         }
+    }
+
+    /// Starts one serve loop per folder in `config` (on the current Tokio
+    /// runtime), using `accounts` for sign-ins.
+    pub fn start(&self, config: &Config, accounts: Arc<Accounts>) {
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        for folder in &config.folders {
+            if workers.contains_key(&folder.id) {
+                continue;
+            }
+            let Some(instance) = config.instances.iter().find(|i| i.id == folder.instance) else {
+                self.set_folder(
+                    &folder.id,
+                    SyncState::Error,
+                    "Its GitLab account was removed. Add the account again.".into(),
+                );
+                continue;
+            };
+            let settings = FolderSettings {
+                folder: folder.clone(),
+                instance: instance.clone(),
+                preferences: config.preferences.clone(),
+                idle_poll: std::time::Duration::from_secs(
+                    config.preferences.poll_interval_secs.max(5),
+                ),
+            };
+            let handle = worker::spawn(settings, accounts.clone(), self.clone());
+            workers.insert(folder.id.clone(), handle);
+        }
+    }
+
+    /// Stops every folder's loop.
+    pub fn shutdown(&self) {
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        for handle in workers.values() {
+            handle.send(Msg::Shutdown);
+        }
+    }
+
+    fn broadcast(&self, msg: Msg) {
+        for handle in self
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            handle.send(msg);
+        }
+    }
+
+    /// Sends `msg` to one folder's loop.
+    pub fn send(&self, folder_id: &str, msg: Msg) -> bool {
+        self.workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(folder_id)
+            .is_some_and(|h| h.send(msg))
+    }
+
+    /// Sets one folder's state and message.
+    pub fn set_folder(&self, id: &str, state: SyncState, message: String) {
+        self.overview
+            .send_if_modified(|o| match o.folders.iter_mut().find(|f| f.id == id) {
+                Some(f) if f.state != state || f.message != message => {
+                    f.state = state;
+                    f.message = message;
+                    true
+                }
+                _ => false,
+            });
+    }
+
+    /// Records a finished cycle: state, time, pending commits, activity.
+    pub fn record_cycle(
+        &self,
+        id: &str,
+        state: SyncState,
+        message: String,
+        report: &cycle::CycleReport,
+    ) {
+        self.overview.send_modify(|o| {
+            if let Some(f) = o.folders.iter_mut().find(|f| f.id == id) {
+                f.state = state;
+                f.message = message;
+                f.last_synced = Some(chrono::Utc::now());
+                f.pending = report.pending as u32;
+                let at = chrono::Utc::now();
+                let commit = report.head.clone();
+                let mut recent: Vec<Activity> = report
+                    .committed
+                    .iter()
+                    .flat_map(|s| s.changes.iter())
+                    .map(|c| Activity {
+                        at,
+                        incoming: false,
+                        path: c.path.clone(),
+                        commit: commit.clone(),
+                    })
+                    .chain(report.incoming.iter().map(|c| Activity {
+                        at,
+                        incoming: true,
+                        path: c.path.clone(),
+                        commit: commit.clone(),
+                    }))
+                    .collect();
+                recent.append(&mut f.recent);
+                recent.truncate(status::RECENT_ACTIVITY);
+                f.recent = recent;
+            }
+        });
     }
 
     /// A stream of overviews: the current one at once, then every change.
@@ -54,6 +172,7 @@ impl Engine {
         tracing::info!("syncing paused");
         self.overview
             .send_if_modified(|o| !std::mem::replace(&mut o.paused, true));
+        self.broadcast(Msg::Pause);
     }
 
     /// Resumes syncing after [`Engine::pause`].
@@ -61,12 +180,14 @@ impl Engine {
         tracing::info!("syncing resumed");
         self.overview
             .send_if_modified(|o| std::mem::replace(&mut o.paused, false));
+        self.broadcast(Msg::Resume);
     }
 
     /// Asks every folder to run a cycle now.
     pub fn sync_now(&self) {
-        let overview = self.overview.borrow();
-        tracing::info!(folders = overview.folders.len(), "sync now requested");
+        let folders = self.overview.borrow().folders.len();
+        tracing::info!(folders, "sync now requested");
+        self.broadcast(Msg::SyncNow);
     }
 
     /// Picks up folders added or removed in `config`, keeping the state of
@@ -91,9 +212,10 @@ fn folder_statuses(config: &Config) -> Vec<FolderStatus> {
             name: display_name(&f.path),
             path: f.path.display().to_string(),
             state: SyncState::Paused,
-            message: "Not syncing yet: this version of Ferry can't sync folders".into(),
+            message: "Not syncing yet".into(),
             last_synced: None,
             pending: 0,
+            recent: Vec::new(),
         })
         .collect()
 }

@@ -77,6 +77,25 @@ pub struct FolderStatus {
     pub last_synced: Option<DateTime<Utc>>,
     /// Local commits not yet on GitLab.
     pub pending: u32,
+    /// Recent files in and out, newest first.
+    #[serde(default)]
+    pub recent: Vec<Activity>,
+}
+
+/// How many recent file changes a folder's status keeps.
+pub const RECENT_ACTIVITY: usize = 20;
+
+/// One file sent or received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// True for a change from GitLab, false for one sent.
+    pub incoming: bool,
+    /// The file.
+    pub path: String,
+    /// The commit (id) that carried it.
+    pub commit: Option<String>,
 }
 
 /// A snapshot of every folder's status: what the tray and window draw.
@@ -146,6 +165,7 @@ mod tests {
             message: message.into(),
             last_synced: None,
             pending: 0,
+            recent: Vec::new(),
         }
     }
 

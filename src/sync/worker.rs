@@ -1,0 +1,277 @@
+//! One serve loop per folder (after Syncthing's folder model): it owns the
+//! folder's state; watcher batches, the poll timer, "sync now", pause,
+//! resume and shutdown are messages into it; it never runs two cycles at
+//! once, and triggers that arrive during a cycle coalesce into one more.
+//!
+//! Polling adapts: every few seconds while the user is active or just after
+//! a push or pull, backing off to the idle interval (default 60 s, jittered),
+//! so one idle folder costs about one cheap request a minute. Failures back
+//! off by doubling with jitter, up to five minutes; a problem only the user
+//! can fix stops automatic retries until something changes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::cycle::{self, CycleError, CycleOptions, CycleReport};
+use super::setup::git_auth;
+use super::{Engine, SyncState};
+use crate::config::{Folder, Instance, Preferences};
+use crate::gitlab::account::Accounts;
+use crate::ErrorClass;
+
+/// Messages into a folder's loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Msg {
+    /// Files changed in the folder.
+    Changed,
+    /// Run a cycle now.
+    SyncNow,
+    /// Stop syncing until resumed.
+    Pause,
+    /// Resume syncing.
+    Resume,
+    /// The user confirmed a large deletion.
+    ConfirmDeletion,
+    /// Stop the loop.
+    Shutdown,
+}
+
+/// Fast polling lasts this long after activity.
+const ACTIVE_WINDOW: Duration = Duration::from_secs(120);
+/// Poll interval while active.
+const ACTIVE_POLL: Duration = Duration::from_secs(3);
+/// Longest wait between retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+fn jitter(d: Duration) -> Duration {
+    let f: f64 = rand::rng().random_range(0.9..1.1);
+    d.mul_f64(f)
+}
+
+/// Settings the loop needs.
+#[derive(Clone)]
+pub struct FolderSettings {
+    /// The folder.
+    pub folder: Folder,
+    /// Its account.
+    pub instance: Instance,
+    /// The user's preferences.
+    pub preferences: Preferences,
+    /// Idle poll interval (`preferences.poll_interval_secs` unless overridden).
+    pub idle_poll: Duration,
+}
+
+/// A handle to send a folder's loop messages.
+#[derive(Clone)]
+pub struct FolderHandle {
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+impl FolderHandle {
+    /// Sends a message; false if the loop has ended.
+    pub fn send(&self, msg: Msg) -> bool {
+        self.tx.send(msg).is_ok()
+    }
+}
+
+/// Starts a folder's loop (and its watcher) on the current runtime.
+pub fn spawn(settings: FolderSettings, accounts: Arc<Accounts>, engine: Engine) -> FolderHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let watcher = crate::watch::start(
+        &settings.folder.path,
+        settings.preferences.quiet_period_ms,
+        tx.clone(),
+    );
+    let handle = FolderHandle { tx };
+    tokio::spawn(async move {
+        let _watcher = watcher;
+        serve(settings, accounts, engine, rx).await;
+    });
+    handle
+}
+
+async fn serve(
+    settings: FolderSettings,
+    accounts: Arc<Accounts>,
+    engine: Engine,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+) {
+    let id = settings.folder.id.clone();
+    let dir: PathBuf = settings.folder.path.clone();
+    let branch = settings
+        .folder
+        .branch
+        .clone()
+        .unwrap_or_else(|| "main".into());
+    let quiet = Duration::from_millis(settings.preferences.quiet_period_ms);
+    let mut paused = settings.folder.paused;
+    let mut allow_mass_delete = false;
+    let mut due: Option<Instant> = Some(Instant::now());
+    let mut active_until = Instant::now() + ACTIVE_WINDOW;
+    let mut failures: u32 = 0;
+    let mut waiting_for_user = false;
+
+    if paused {
+        engine.set_folder(&id, SyncState::Paused, "Paused".into());
+    }
+    loop {
+        let poll_every = if Instant::now() < active_until {
+            ACTIVE_POLL
+        } else {
+            settings.idle_poll
+        };
+        let next = if paused {
+            None
+        } else {
+            match due {
+                Some(d) => Some(d),
+                None if waiting_for_user => None,
+                None => Some(Instant::now() + jitter(poll_every)),
+            }
+        };
+        let msg = match next {
+            Some(at) => tokio::select! {
+                m = rx.recv() => m,
+                _ = tokio::time::sleep_until(at) => None,
+            },
+            None => rx.recv().await,
+        };
+        match msg {
+            Some(Msg::Shutdown) => return,
+            Some(Msg::Pause) => {
+                paused = true;
+                engine.set_folder(&id, SyncState::Paused, "Paused".into());
+                continue;
+            }
+            Some(Msg::Resume) => {
+                paused = false;
+                due = Some(Instant::now());
+                continue;
+            }
+            Some(Msg::ConfirmDeletion) => {
+                allow_mass_delete = true;
+                waiting_for_user = false;
+                due = Some(Instant::now());
+                continue;
+            }
+            Some(Msg::Changed) => {
+                active_until = Instant::now() + ACTIVE_WINDOW;
+                waiting_for_user = false;
+                // Coalesce: one cycle after the quiet period covers every change until then.
+                let at = Instant::now() + quiet;
+                due = Some(due.map_or(at, |d| d.min(at)).max(Instant::now()));
+                continue;
+            }
+            Some(Msg::SyncNow) => {
+                waiting_for_user = false;
+                due = Some(Instant::now());
+                continue;
+            }
+            None if rx.is_closed() && next.is_none() => return,
+            None => {}
+        }
+        if paused {
+            continue;
+        }
+        due = None;
+
+        // Run one cycle.
+        engine.set_folder(&id, SyncState::Syncing, "Syncing…".into());
+        let cred = match accounts.credential(&settings.instance).await {
+            Ok(c) => c,
+            Err(e) => {
+                let retry = e.code() == "timeout"
+                    || e.code() == "unreachable"
+                    || e.code() == "name_not_found";
+                if retry {
+                    failures += 1;
+                    due = Some(Instant::now() + backoff(failures));
+                    engine.set_folder(&id, SyncState::Offline, e.to_string());
+                } else {
+                    waiting_for_user = true;
+                    engine.set_folder(&id, SyncState::Error, e.to_string());
+                }
+                continue;
+            }
+        };
+        let auth = git_auth(&settings.instance, &cred);
+        let options = CycleOptions {
+            quiet,
+            style: settings.preferences.commit_messages,
+            allow_mass_delete,
+            ..CycleOptions::default()
+        };
+        let d = dir.clone();
+        let b = branch.clone();
+        let result = tokio::task::spawn_blocking(move || cycle::run(&d, &b, &auth, &options))
+            .await
+            .unwrap_or_else(|e| Err(CycleError::Git(crate::git::GitError::Other(e.to_string()))));
+        match result {
+            Ok(report) => {
+                failures = 0;
+                allow_mass_delete = false;
+                if report.pushed || !report.incoming.is_empty() || !report.committed.is_empty() {
+                    active_until = Instant::now() + ACTIVE_WINDOW;
+                }
+                let (state, message) = if report.conflict_copies.is_empty() {
+                    (SyncState::Synced, synced_message(&report))
+                } else {
+                    (
+                        SyncState::Conflict,
+                        format!(
+                            "Someone else changed the same file: both versions were kept ({})",
+                            report.conflict_copies.join(", ")
+                        ),
+                    )
+                };
+                engine.record_cycle(&id, state, message, &report);
+            }
+            Err(CycleError::NotQuiet(wait)) => {
+                due = Some(Instant::now() + wait + Duration::from_millis(50));
+                engine.set_folder(
+                    &id,
+                    SyncState::Syncing,
+                    "Waiting for files to finish saving…".into(),
+                );
+            }
+            Err(e) => match e.class() {
+                ErrorClass::RetryLater => {
+                    failures += 1;
+                    due = Some(Instant::now() + backoff(failures));
+                    engine.set_folder(&id, SyncState::Offline, e.to_string());
+                }
+                _ => {
+                    waiting_for_user = true;
+                    if matches!(
+                        e,
+                        CycleError::FolderMissing(_) | CycleError::MassDelete { .. }
+                    ) {
+                        engine.set_folder(&id, SyncState::Paused, e.to_string());
+                    } else {
+                        engine.set_folder(&id, SyncState::Error, e.to_string());
+                    }
+                }
+            },
+        }
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    let base = Duration::from_secs(2u64.saturating_pow(failures.min(9)));
+    jitter(base.min(MAX_BACKOFF))
+}
+
+fn synced_message(r: &CycleReport) -> String {
+    let sent: usize = r.committed.iter().map(|s| s.changes.len()).sum();
+    match (sent, r.incoming.len()) {
+        (0, 0) => "Up to date".into(),
+        (s, 0) => format!("Sent {s} {}", if s == 1 { "change" } else { "changes" }),
+        (0, i) => format!("Received {i} {}", if i == 1 { "change" } else { "changes" }),
+        (s, i) => format!("Sent {s}, received {i} changes"),
+    }
+}
