@@ -115,10 +115,11 @@ pub fn run(
         return Err(CycleError::FolderMissing(dir.to_path_buf()));
     }
     let repo = Repo::open(dir, branch)?;
-    let mut report = CycleReport::default();
-
     // 1. Recover.
-    report.recovered = repo.recover()?;
+    let mut report = CycleReport {
+        recovered: repo.recover()?,
+        ..CycleReport::default()
+    };
     if let Some(done) = repo.finish_interrupted_apply()? {
         report.recovered.push(match done {
             Applied::Done { .. } => "finished applying changes a crash interrupted".into(),
