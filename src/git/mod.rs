@@ -492,22 +492,14 @@ impl Repo {
             opts.remote_callbacks(cb);
             let spec = format!("refs/heads/{b}:refs/heads/{b}", b = self.branch);
             if let Err(e) = remote.push(&[spec.as_str()], Some(&mut opts)) {
-                let text = e.message().to_ascii_lowercase();
-                if text.contains("non-fastforward")
-                    || text.contains("not present locally")
-                    || text.contains("fetch first")
-                {
+                if lost_the_race(e.message()) {
                     return Ok(Pushed::RemoteMoved);
                 }
                 return Err(self.push_error(&sideband.borrow(), GitError::from_git2(&e)));
             }
         }
         if let Some(reason) = rejection.into_inner() {
-            let lower = reason.to_ascii_lowercase();
-            if lower.contains("non-fast")
-                || lower.contains("fetch first")
-                || lower.contains("stale")
-            {
+            if lost_the_race(&reason) {
                 return Ok(Pushed::RemoteMoved);
             }
             return Err(self.push_error(&sideband.borrow(), GitError::Other(reason)));
@@ -572,6 +564,26 @@ impl Repo {
         }
         Ok(done)
     }
+}
+
+/// A push refused because the server's branch moved: someone pushed first
+/// ("non-fast-forward"), or won the race on the server while this push was
+/// in flight ("failed to update ref", "cannot lock ref").
+fn lost_the_race(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "non-fast",
+        "nonfastforward",
+        "not present locally",
+        "fetch first",
+        "stale info",
+        "failed to update ref",
+        "cannot lock ref",
+        "failed to lock",
+        "incorrect old value",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
 }
 
 /// True if a process named `git` works inside `dir` (Linux: /proc).

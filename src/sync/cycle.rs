@@ -104,6 +104,14 @@ impl CycleError {
     }
 }
 
+/// Names the step in an unexpected git error, for the log and the message.
+fn at<T>(step: &str, r: Result<T, GitError>) -> Result<T, GitError> {
+    r.map_err(|e| match e {
+        GitError::Other(m) => GitError::Other(format!("{step}: {m}")),
+        other => other,
+    })
+}
+
 /// Runs one cycle on the folder `dir` (branch `branch`).
 pub fn run(
     dir: &std::path::Path,
@@ -133,7 +141,10 @@ pub fn run(
     let mut apply_attempts = 0;
     loop {
         // 2. Snapshot: local changes first.
-        match repo.snapshot(options.quiet, options.style, options.allow_mass_delete)? {
+        match at(
+            "saving changes",
+            repo.snapshot(options.quiet, options.style, options.allow_mass_delete),
+        )? {
             SnapshotOutcome::Committed(s) => report.committed.push(s),
             SnapshotOutcome::Clean => {}
             SnapshotOutcome::NotQuiet(wait) => return Err(CycleError::NotQuiet(wait)),
@@ -143,11 +154,11 @@ pub fn run(
         }
 
         // 3. Cheap check, then fetch only when the server moved.
-        let tip = repo.remote_tip(auth)?;
+        let tip = at("checking the server", repo.remote_tip(auth))?;
         let remote = match tip {
             RemoteTip::At(oid) if Some(oid) != repo.tracking() => {
                 report.fetched = true;
-                match repo.fetch(auth)? {
+                match at("fetching", repo.fetch(auth))? {
                     RemoteTip::At(o) => Some(o),
                     RemoteTip::Missing => None,
                 }
@@ -159,9 +170,12 @@ pub fn run(
         // 4. Integrate in memory, apply to the folder, move the ref.
         if let Some(remote) = remote {
             let before = repo.head();
-            let merged = repo.integrate(remote, &options.host, Local::now())?;
+            let merged = at(
+                "combining changes",
+                repo.integrate(remote, &options.host, Local::now()),
+            )?;
             if Some(merged.new_head) != before {
-                match repo.apply(before, merged.new_head)? {
+                match at("updating files", repo.apply(before, merged.new_head))? {
                     Applied::Done { changes } => {
                         report.incoming.extend(changes);
                         report.conflict_copies.extend(merged.conflict_copies);
@@ -181,7 +195,7 @@ pub fn run(
         }
 
         // 5. Push, never forced.
-        match repo.push(auth)? {
+        match at("sending", repo.push(auth))? {
             Pushed::NothingToDo => {}
             Pushed::Sent(_) => report.pushed = true,
             Pushed::RemoteMoved => {

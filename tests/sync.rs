@@ -1,0 +1,812 @@
+//! The reliability scenarios of RELIABILITY.md, each with two or three real
+//! `ferry` processes against ferry-testkit (real git over HTTP), a real
+//! Secret Service for their sign-ins, and the invariants I1–I5 checked at
+//! the end: nothing lost, converged, intact, forward only, no leak.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use ferry_testkit::{Options, Testkit};
+use serde_json::{json, Value};
+
+const PROJECT: &str = "editor/website";
+
+struct Client {
+    name: String,
+    config: PathBuf,
+    dir: PathBuf,
+}
+
+struct World {
+    kit: Testkit,
+    session: Session,
+    clients: Vec<Client>,
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl World {
+    fn new(clients: &[&str]) -> World {
+        Self::with(Options::default(), clients)
+    }
+
+    fn with(options: Options, names: &[&str]) -> World {
+        let kit = Testkit::start(options).unwrap();
+        let session = Session::start(true);
+        let mut w = World {
+            kit,
+            session,
+            clients: Vec::new(),
+        };
+        for name in names {
+            let config = w.session.root.path().join(format!("config-{name}"));
+            let dir = w.session.home().join(format!("Website-{name}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let c = Client {
+                name: name.to_string(),
+                config,
+                dir,
+            };
+            let token = w.kit.info().token.clone();
+            let add = w.ferry(
+                &c,
+                &[
+                    "instance",
+                    "add",
+                    w.kit.url(),
+                    "--token-stdin",
+                    "--name",
+                    name,
+                ],
+                &format!("{token}\n"),
+            );
+            assert!(add.status.success(), "{}", text(&add));
+            let folder = w.ferry(
+                &c,
+                &["folder", "add", name, PROJECT, c.dir.to_str().unwrap()],
+                "",
+            );
+            assert!(folder.status.success(), "{}", text(&folder));
+            w.clients.push(c);
+        }
+        w
+    }
+
+    fn command(&self, c: &Client, args: &[&str]) -> Command {
+        let mut cmd = self.session.command(env!("CARGO_BIN_EXE_ferry"));
+        cmd.arg("--config-dir")
+            .arg(&c.config)
+            .args(args)
+            .env("FERRY_LOG", "info");
+        cmd
+    }
+
+    fn ferry(&self, c: &Client, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(c, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// One `ferry sync --once` for client `i`.
+    fn sync(&self, i: usize) -> Output {
+        self.ferry(&self.clients[i], &["sync", "--once", "--json"], "")
+    }
+
+    /// `ferry sync --once` for several clients at the same moment.
+    fn sync_together(&self, which: &[usize]) -> Vec<Output> {
+        let children: Vec<Child> = which
+            .iter()
+            .map(|&i| {
+                self.command(&self.clients[i], &["sync", "--once", "--json"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect()
+    }
+
+    /// Syncs every client until all report synced (or conflict) twice in a row.
+    fn settle(&self) {
+        for _round in 0..4 {
+            for i in 0..self.clients.len() {
+                self.sync(i);
+            }
+        }
+        for i in 0..self.clients.len() {
+            let out = self.sync(i);
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            assert!(
+                v["state"] == "synced" || v["state"] == "conflict",
+                "client {} settles: {}",
+                self.clients[i].name,
+                text(&out)
+            );
+        }
+    }
+
+    fn dir(&self, i: usize) -> &Path {
+        &self.clients[i].dir
+    }
+
+    fn server(&self) -> PathBuf {
+        self.kit.repo_dir(PROJECT)
+    }
+
+    /// The server's files at the tip of main.
+    fn server_files(&self) -> BTreeMap<String, Vec<u8>> {
+        let bare = self.server();
+        let mut out = BTreeMap::new();
+        for line in git(
+            &bare,
+            &["ls-tree", "-r", "--format=%(objectname) %(path)", "main"],
+        )
+        .lines()
+        {
+            let (oid, path) = line.split_once(' ').unwrap();
+            let bytes = Command::new("git")
+                .args(["cat-file", "blob", oid])
+                .current_dir(&bare)
+                .output()
+                .unwrap()
+                .stdout;
+            out.insert(path.to_string(), bytes);
+        }
+        out
+    }
+
+    /// Every version of every file the server has ever had.
+    fn server_history_contains(&self, content: &[u8]) -> bool {
+        let bare = self.server();
+        let blobs = git(&bare, &["rev-list", "--objects", "--all"]);
+        blobs.lines().any(|l| {
+            let oid = l.split_whitespace().next().unwrap_or_default();
+            let out = Command::new("git")
+                .args(["cat-file", "-p", oid])
+                .current_dir(&bare)
+                .output()
+                .unwrap();
+            out.status.success() && out.stdout == content
+        })
+    }
+
+    /// I1–I5. `versions`: every file version that stood still long enough.
+    fn check_invariants(&self, versions: &[&[u8]]) {
+        // I1 nothing lost: each version is on the server or on some client's disk.
+        for v in versions {
+            let on_disk = self
+                .clients
+                .iter()
+                .any(|c| folder_files(&c.dir).values().any(|b| b == v));
+            assert!(
+                self.server_history_contains(v) || on_disk,
+                "I1: the version {:?} was lost",
+                String::from_utf8_lossy(v)
+            );
+        }
+        // I2 converged.
+        let server = self.server_files();
+        for c in &self.clients {
+            let local = folder_files(&c.dir);
+            assert_eq!(
+                local.keys().collect::<Vec<_>>(),
+                server.keys().collect::<Vec<_>>(),
+                "I2: client {} has the server's files",
+                c.name
+            );
+            for (path, bytes) in &local {
+                assert_eq!(
+                    Some(bytes),
+                    server.get(path),
+                    "I2: {path} of client {} equals the server's",
+                    c.name
+                );
+            }
+            let status = git(&c.dir, &["status", "--porcelain"]);
+            assert!(
+                status.trim().is_empty(),
+                "I2: client {} is clean: {status}",
+                c.name
+            );
+        }
+        // I3 intact.
+        for dir in self
+            .clients
+            .iter()
+            .map(|c| c.dir.clone())
+            .chain([self.server()])
+        {
+            git(&dir, &["fsck", "--no-dangling", "--no-progress"]);
+            let gitdir = if dir.join(".git").is_dir() {
+                dir.join(".git")
+            } else {
+                dir.clone()
+            };
+            for state in [
+                "MERGE_HEAD",
+                "rebase-merge",
+                "rebase-apply",
+                "CHERRY_PICK_HEAD",
+                "index.lock",
+                "ferry-apply",
+            ] {
+                assert!(
+                    !gitdir.join(state).exists(),
+                    "I3: {} has {state}",
+                    dir.display()
+                );
+            }
+        }
+        // I4 forward only: every server tip descends from the one before.
+        let bare = self.server();
+        let tips: Vec<String> = git(&bare, &["reflog", "show", "--format=%H", "refs/heads/main"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        for pair in tips.windows(2) {
+            let (newer, older) = (&pair[0], &pair[1]);
+            let ok = Command::new("git")
+                .args(["merge-base", "--is-ancestor", older, newer])
+                .current_dir(&bare)
+                .status()
+                .unwrap()
+                .success();
+            assert!(
+                ok,
+                "I4: the server's branch went from {older} to {newer}, not forward"
+            );
+        }
+        // I5 no leak.
+        let mut leaks = Vec::new();
+        files_containing(self.session.root.path(), &self.kit.info().token, &mut leaks);
+        assert!(leaks.is_empty(), "I5: the token is in {leaks:?}");
+    }
+}
+
+/// A folder's files (without .git), path → bytes.
+fn folder_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Writes a file and waits out the quiet period (1 s) so it "stood still".
+fn write(dir: &Path, path: &str, content: &[u8]) {
+    let p = dir.join(path);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, content).unwrap();
+}
+
+fn settle_time() {
+    std::thread::sleep(Duration::from_millis(1100));
+}
+
+fn conflict_copies(dir: &Path) -> Vec<String> {
+    folder_files(dir)
+        .into_keys()
+        .filter(|p| p.contains("(conflict "))
+        .collect()
+}
+
+#[test]
+fn s1_two_clients_edit_different_files_within_a_second() {
+    let w = World::new(&["a", "b"]);
+    write(w.dir(0), "from-a.md", b"A wrote this\n");
+    write(w.dir(1), "from-b.md", b"B wrote this\n");
+    settle_time();
+    let outs = w.sync_together(&[0, 1]);
+    for o in &outs {
+        assert!(
+            o.status.success() || text(o).contains("synced") || text(o).contains("offline"),
+            "{}",
+            text(o)
+        );
+    }
+    w.settle();
+    for i in 0..2 {
+        assert_eq!(
+            std::fs::read(w.dir(i).join("from-a.md")).unwrap(),
+            b"A wrote this\n"
+        );
+        assert_eq!(
+            std::fs::read(w.dir(i).join("from-b.md")).unwrap(),
+            b"B wrote this\n"
+        );
+        assert!(
+            conflict_copies(w.dir(i)).is_empty(),
+            "no conflict copy for different files"
+        );
+    }
+    w.check_invariants(&[b"A wrote this\n", b"B wrote this\n"]);
+}
+
+#[test]
+fn s2_same_text_file_different_lines_merge_cleanly() {
+    let w = World::new(&["a", "b"]);
+    let base = b"one\ntwo\nthree\nfour\nfive\nsix\nseven\n";
+    write(w.dir(0), "notes.md", base);
+    settle_time();
+    w.settle();
+    write(
+        w.dir(0),
+        "notes.md",
+        b"ONE (from A)\ntwo\nthree\nfour\nfive\nsix\nseven\n",
+    );
+    write(
+        w.dir(1),
+        "notes.md",
+        b"one\ntwo\nthree\nfour\nfive\nsix\nSEVEN (from B)\n",
+    );
+    settle_time();
+    w.sync(0);
+    w.sync(1);
+    w.settle();
+    let merged = b"ONE (from A)\ntwo\nthree\nfour\nfive\nsix\nSEVEN (from B)\n";
+    for i in 0..2 {
+        assert_eq!(
+            std::fs::read(w.dir(i).join("notes.md")).unwrap(),
+            merged,
+            "both edits, client {i}"
+        );
+        assert!(
+            conflict_copies(w.dir(i)).is_empty(),
+            "a clean merge makes no conflict copy"
+        );
+    }
+    w.check_invariants(&[base, merged]);
+}
+
+#[test]
+fn s3_same_line_and_same_binary_file_keep_both_versions() {
+    let w = World::new(&["a", "b"]);
+    write(w.dir(0), "about.md", b"About: A's words\n");
+    write(w.dir(1), "about.md", b"About: B's words\n");
+    write(w.dir(0), "images/logo.png", b"\x89PNG A-bytes \x00\x01");
+    write(w.dir(1), "images/logo.png", b"\x89PNG B-bytes \x00\x02");
+    settle_time();
+    w.sync(0);
+    let b = w.sync(1);
+    assert!(
+        text(&b).contains("conflict"),
+        "B is told about the conflict: {}",
+        text(&b)
+    );
+    w.settle();
+    for i in 0..2 {
+        let files = folder_files(w.dir(i));
+        assert_eq!(
+            files["about.md"], b"About: A's words\n",
+            "the server's version stays at the path"
+        );
+        assert_eq!(files["images/logo.png"], b"\x89PNG A-bytes \x00\x01");
+        let copies = conflict_copies(w.dir(i));
+        assert_eq!(copies.len(), 2, "one conflict copy per file: {copies:?}");
+        let about_copy = copies
+            .iter()
+            .find(|c| c.starts_with("about (conflict "))
+            .expect("about.md's copy");
+        assert!(about_copy.ends_with(").md"));
+        assert_eq!(
+            files[about_copy], b"About: B's words\n",
+            "B's version is kept beside it"
+        );
+        let logo_copy = copies
+            .iter()
+            .find(|c| c.starts_with("images/logo (conflict "))
+            .expect("logo's copy");
+        assert_eq!(
+            files[logo_copy], b"\x89PNG B-bytes \x00\x02",
+            "binary: B's bytes kept"
+        );
+        for (path, bytes) in &files {
+            assert!(
+                !String::from_utf8_lossy(bytes).contains("<<<<<<<"),
+                "no conflict markers in {path}"
+            );
+        }
+    }
+    w.check_invariants(&[b"About: A's words\n", b"About: B's words\n"]);
+}
+
+#[test]
+fn s4_an_edit_beats_a_delete_on_either_side() {
+    let w = World::new(&["a", "b"]);
+    // A deletes, B edits; A is first.
+    std::fs::remove_file(w.dir(0).join("index.md")).unwrap();
+    write(w.dir(1), "index.md", b"B's edit survives\n");
+    // B deletes, A edits; B is first.
+    std::fs::remove_file(w.dir(1).join("about.md")).unwrap();
+    write(w.dir(0), "about.md", b"A's edit survives\n");
+    settle_time();
+    w.sync(0);
+    w.sync(1);
+    w.settle();
+    for i in 0..2 {
+        assert_eq!(
+            std::fs::read(w.dir(i).join("index.md")).unwrap(),
+            b"B's edit survives\n"
+        );
+        assert_eq!(
+            std::fs::read(w.dir(i).join("about.md")).unwrap(),
+            b"A's edit survives\n"
+        );
+    }
+    w.check_invariants(&[b"B's edit survives\n", b"A's edit survives\n"]);
+}
+
+#[test]
+fn s15_two_clients_push_at_the_same_moment_and_the_loser_integrates() {
+    let w = World::new(&["a", "b", "c"]);
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        write(
+            w.dir(i),
+            &format!("{name}.md"),
+            format!("from {name}\n").as_bytes(),
+        );
+    }
+    settle_time();
+    let outs = w.sync_together(&[0, 1, 2]);
+    let synced = outs.iter().filter(|o| o.status.success()).count();
+    assert!(synced >= 1, "at least one push wins outright");
+    w.settle();
+    let server = w.server_files();
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            server[&format!("{name}.md")],
+            format!("from {name}\n").as_bytes()
+        );
+    }
+    let merges = git(&w.server(), &["rev-list", "--merges", "main"]);
+    assert!(
+        merges.trim().is_empty(),
+        "a linear history: local commits are replayed, not merged"
+    );
+    w.check_invariants(&[b"from a\n", b"from b\n", b"from c\n"]);
+}
+
+#[test]
+fn s16_long_offline_fifty_remote_commits_and_twenty_local_edits() {
+    let w = World::new(&["a", "b"]);
+    for n in 0..50 {
+        write(
+            w.dir(0),
+            &format!("remote/{n:02}.md"),
+            format!("remote {n}\n").as_bytes(),
+        );
+        if n % 5 == 4 {
+            settle_time();
+            assert!(w.sync(0).status.success());
+        }
+    }
+    for n in 0..20 {
+        write(
+            w.dir(1),
+            &format!("local/{n:02}.md"),
+            format!("local {n}\n").as_bytes(),
+        );
+    }
+    write(w.dir(1), "about.md", b"B edited about while offline\n");
+    settle_time();
+    let b = w.sync(1);
+    assert!(b.status.success(), "{}", text(&b));
+    w.settle();
+    let server = w.server_files();
+    assert_eq!(
+        server.keys().filter(|k| k.starts_with("remote/")).count(),
+        50
+    );
+    assert_eq!(
+        server.keys().filter(|k| k.starts_with("local/")).count(),
+        20
+    );
+    assert_eq!(server["about.md"], b"B edited about while offline\n");
+    let mut versions: Vec<Vec<u8>> = (0..20)
+        .map(|n| format!("local {n}\n").into_bytes())
+        .collect();
+    versions.extend((0..50).map(|n| format!("remote {n}\n").into_bytes()));
+    let refs: Vec<&[u8]> = versions.iter().map(|v| v.as_slice()).collect();
+    w.check_invariants(&refs);
+}
+
+#[test]
+fn s17_an_edit_made_just_before_quitting_is_committed_before_pulling() {
+    let w = World::new(&["a", "b"]);
+    // A runs continuously and is killed inside the quiet period after an edit.
+    let mut a = w
+        .command(&w.clients[0], &["sync", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    write(w.dir(0), "about.md", b"A's last-second edit\n");
+    std::thread::sleep(Duration::from_millis(200));
+    a.kill().unwrap();
+    a.wait().unwrap();
+    // Meanwhile B changes the same file and pushes.
+    write(w.dir(1), "about.md", b"B's edit\n");
+    settle_time();
+    assert!(w.sync(1).status.success());
+    // A starts again: its edit is committed first, so the pull cannot overwrite it.
+    w.sync(0);
+    w.settle();
+    let a_files = folder_files(w.dir(0));
+    assert!(
+        a_files.values().any(|v| v == b"A's last-second edit\n"),
+        "A's edit is kept (as a conflict copy): {:?}",
+        a_files.keys().collect::<Vec<_>>()
+    );
+    w.check_invariants(&[b"A's last-second edit\n", b"B's edit\n"]);
+}
+
+#[test]
+fn s10_a_vanished_folder_pauses_and_deletes_nothing_on_the_server() {
+    let w = World::new(&["a"]);
+    let before = w.server_files();
+    std::fs::remove_dir_all(w.dir(0)).unwrap();
+    let out = w.sync(0);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(
+        t.contains("is missing") && t.contains("nothing was deleted"),
+        "{t}"
+    );
+    assert_eq!(w.server_files(), before, "no deletion reached the server");
+}
+
+#[test]
+fn s9_a_mass_deletion_waits_for_the_user() {
+    let w = World::new(&["a"]);
+    for n in 0..30 {
+        write(
+            w.dir(0),
+            &format!("pages/{n:02}.md"),
+            format!("page {n}\n").as_bytes(),
+        );
+    }
+    settle_time();
+    assert!(w.sync(0).status.success());
+    std::fs::remove_dir_all(w.dir(0).join("pages")).unwrap();
+    let out = w.sync(0);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("30 of 36 files were deleted"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        w.server_files()
+            .keys()
+            .filter(|k| k.starts_with("pages/"))
+            .count(),
+        30,
+        "nothing deleted yet"
+    );
+}
+
+#[test]
+fn s11_a_stale_lock_is_removed_and_a_live_gits_lock_is_waited_for() {
+    let w = World::new(&["a"]);
+    let lock = w.dir(0).join(".git/index.lock");
+    std::fs::write(&lock, b"").unwrap();
+    // A lock left by a dead process, a few seconds old.
+    let old = std::time::SystemTime::now() - Duration::from_secs(10);
+    std::fs::File::options()
+        .write(true)
+        .open(&lock)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    write(w.dir(0), "a.md", b"after the stale lock\n");
+    settle_time();
+    let out = w.sync(0);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!lock.exists(), "the stale lock is gone");
+
+    // A live git holds the lock: Ferry waits instead of breaking it.
+    std::fs::write(&lock, b"").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&lock)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let mut live = Command::new("git")
+        .args(["cat-file", "--batch"])
+        .current_dir(w.dir(0))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    write(w.dir(0), "b.md", b"while git works\n");
+    settle_time();
+    let out = w.sync(0);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("Another program is using"),
+        "{}",
+        text(&out)
+    );
+    assert!(lock.exists(), "a live git's lock is never removed");
+    live.kill().unwrap();
+    live.wait().unwrap();
+    std::fs::remove_file(&lock).unwrap();
+    assert!(w.sync(0).status.success());
+    w.check_invariants(&[b"after the stale lock\n", b"while git works\n"]);
+}
+
+#[test]
+fn s13_a_revoked_sign_in_stops_pushing_and_local_commits_continue() {
+    let w = World::new(&["a"]);
+    reqwest::blocking::Client::new()
+        .post(format!("{}/-/testkit/tokens/revoke", w.kit.url()))
+        .json(&json!({"username": "editor"}))
+        .send()
+        .unwrap();
+    write(w.dir(0), "offline-edit.md", b"kept locally\n");
+    settle_time();
+    let out = w.sync(0);
+    assert!(!out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "error");
+    assert!(
+        v["message"].as_str().unwrap().contains("Sign in again"),
+        "{v}"
+    );
+    let log = git(w.dir(0), &["log", "--format=%s", "-1"]);
+    assert_eq!(
+        log.trim(),
+        "Add offline-edit.md",
+        "the edit is committed locally meanwhile"
+    );
+}
+
+#[test]
+fn s14_server_errors_and_rate_limits_back_off_and_the_change_arrives() {
+    let w = World::new(&["a"]);
+    let admin = |body: Value| {
+        reqwest::blocking::Client::new()
+            .post(format!("{}/-/testkit/faults", w.kit.url()))
+            .json(&body)
+            .send()
+            .unwrap();
+    };
+    let mut a = w
+        .command(&w.clients[0], &["sync", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    admin(json!({"fail_next": 3, "fail_status": 503, "path_filter": "/info/refs"}));
+    reqwest::blocking::Client::new()
+        .delete(format!("{}/-/testkit/requests", w.kit.url()))
+        .send()
+        .unwrap();
+    write(w.dir(0), "through-the-storm.md", b"arrives anyway\n");
+    let start = Instant::now();
+    while !w.server_files().contains_key("through-the-storm.md") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the change never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let requests: Value = reqwest::blocking::Client::new()
+        .get(format!("{}/-/testkit/requests", w.kit.url()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        requests["total"].as_u64().unwrap() < 40,
+        "backed off, no storm: {requests}"
+    );
+    admin(json!({"rate_limit_next": 1, "retry_after_secs": 1}));
+    write(w.dir(0), "after-429.md", b"also arrives\n");
+    let start = Instant::now();
+    while !w.server_files().contains_key("after-429.md") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the change after a 429 never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    a.kill().unwrap();
+    a.wait().unwrap();
+    w.check_invariants(&[b"arrives anyway\n", b"also arrives\n"]);
+}
+
+#[test]
+fn a_running_ferry_sends_a_save_and_receives_a_push_within_seconds() {
+    let w = World::new(&["a", "b"]);
+    let mut a = w
+        .command(&w.clients[0], &["sync", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut b = w
+        .command(&w.clients[1], &["sync", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    write(w.dir(0), "live.md", b"typed in A\n");
+    let start = Instant::now();
+    while std::fs::read(w.dir(1).join("live.md")).ok().as_deref()
+        != Some(b"typed in A\n".as_slice())
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "A's save never reached B"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(10), "in seconds: {took:?}");
+    // `ferry status` sees the running sync.
+    let status = w.ferry(&w.clients[0], &["status", "--json"], "");
+    let v: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v["folders"][0]["path"], w.dir(0).display().to_string());
+    a.kill().unwrap();
+    b.kill().unwrap();
+    a.wait().unwrap();
+    b.wait().unwrap();
+    w.check_invariants(&[b"typed in A\n"]);
+}
