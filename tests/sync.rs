@@ -810,3 +810,290 @@ fn a_running_ferry_sends_a_save_and_receives_a_push_within_seconds() {
     b.wait().unwrap();
     w.check_invariants(&[b"typed in A\n"]);
 }
+
+fn faults(w: &World, body: Value) {
+    reqwest::blocking::Client::new()
+        .post(format!("{}/-/testkit/faults", w.kit.url()))
+        .json(&body)
+        .send()
+        .unwrap();
+}
+
+fn server_log(w: &World) -> Vec<String> {
+    git(&w.server(), &["log", "--format=%s", "main"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn s5_a_connection_cut_mid_push_or_mid_fetch_retries_without_duplicates() {
+    let w = World::new(&["a", "b"]);
+    // Mid-push: the server takes the push, the answer is cut.
+    faults(
+        &w,
+        json!({"drop_after_bytes": 8, "path_filter": "git-receive-pack"}),
+    );
+    write(w.dir(0), "cut.md", b"sent once\n");
+    settle_time();
+    let first = w.sync(0);
+    assert!(
+        !first.status.success(),
+        "the cut answer is a failure: {}",
+        text(&first)
+    );
+    assert!(text(&first).contains("offline"), "{}", text(&first));
+    assert!(w.sync(0).status.success(), "the retry succeeds");
+    let log = server_log(&w);
+    assert_eq!(
+        log.iter().filter(|m| *m == "Add cut.md").count(),
+        1,
+        "no duplicate commit: {log:?}"
+    );
+
+    // Mid-fetch: B's download breaks half way, then completes.
+    // Incompressible bytes, so the pack is bigger than the cut.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..300_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    write(w.dir(0), "big.bin", &noise);
+    settle_time();
+    assert!(w.sync(0).status.success());
+    faults(
+        &w,
+        json!({"drop_after_bytes": 30000, "path_filter": "git-upload-pack"}),
+    );
+    let broken = w.sync(1);
+    assert!(!broken.status.success(), "{}", text(&broken));
+    assert!(
+        !w.dir(1).join("big.bin").exists(),
+        "no partial file after a broken fetch"
+    );
+    assert!(w.sync(1).status.success());
+    assert_eq!(std::fs::read(w.dir(1).join("big.bin")).unwrap(), noise);
+    w.settle();
+    w.check_invariants(&[b"sent once\n", &noise]);
+}
+
+#[test]
+fn s6_kill_9_while_applying_a_large_update_recovers_whole_files() {
+    let w = World::new(&["a", "b"]);
+    let mut versions: Vec<Vec<u8>> = Vec::new();
+    for n in 0..1500 {
+        let v = format!("new version of page {n}\n").repeat(20).into_bytes();
+        write(w.dir(0), &format!("pages/{n:04}.md"), &v);
+        versions.push(v);
+    }
+    settle_time();
+    assert!(w.sync(0).status.success());
+    // B pulls 1500 files and is killed part way, several times.
+    let mut killed_mid_apply = false;
+    for delay_ms in [300u64, 600, 900, 1200] {
+        let mut child = w
+            .command(&w.clients[1], &["sync", "--once"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let journal = w.dir(1).join(".git/ferry-apply").exists();
+        killed_mid_apply |= journal;
+        // Every file is wholly old (absent) or wholly new.
+        for (n, v) in versions.iter().enumerate() {
+            if let Ok(bytes) = std::fs::read(w.dir(1).join(format!("pages/{n:04}.md"))) {
+                assert_eq!(&bytes, v, "pages/{n:04}.md is whole after kill -9");
+            }
+        }
+        if !journal && w.dir(1).join("pages/1499.md").exists() {
+            break;
+        }
+    }
+    // Restart: recovery finishes the update.
+    assert!(w.sync(1).status.success());
+    let leftovers: Vec<String> = folder_files(w.dir(1))
+        .into_keys()
+        .filter(|p| p.contains(".ferry-tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files cleaned up: {leftovers:?}");
+    w.settle();
+    let refs: Vec<&[u8]> = versions.iter().take(50).map(|v| v.as_slice()).collect();
+    w.check_invariants(&refs);
+    eprintln!("killed during an apply: {killed_mid_apply}");
+}
+
+#[test]
+fn s6_kill_9_while_committing_loses_nothing() {
+    let w = World::new(&["a"]);
+    for n in 0..2000 {
+        write(
+            w.dir(0),
+            &format!("bulk/{n:04}.md"),
+            format!("file {n}\n").as_bytes(),
+        );
+    }
+    settle_time();
+    for delay_ms in [100u64, 250, 500] {
+        let mut child = w
+            .command(&w.clients[0], &["sync", "--once"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let out = w.sync(0);
+    assert!(out.status.success(), "restart recovers: {}", text(&out));
+    assert_eq!(
+        w.server_files()
+            .keys()
+            .filter(|k| k.starts_with("bulk/"))
+            .count(),
+        2000
+    );
+    w.check_invariants(&[b"file 0\n", b"file 1999\n"]);
+}
+
+#[test]
+fn s7_editor_save_patterns_make_one_commit_each_and_never_commit_temp_files() {
+    let w = World::new(&["a"]);
+    let mut a = w
+        .command(&w.clients[0], &["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let dir = w.dir(0).to_path_buf();
+    let wait_for_commits = |n: usize| {
+        let start = Instant::now();
+        loop {
+            let count = server_log(&w).len();
+            if count >= n {
+                std::thread::sleep(Duration::from_millis(1500));
+                return server_log(&w).len();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "waited for commit {n}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let base = server_log(&w).len();
+
+    // 1. Write a temp file and rename it over the original (gedit, VS Code).
+    std::fs::write(dir.join(".goutputstream-ABC123"), b"saved by rename\n").unwrap();
+    std::fs::rename(dir.join(".goutputstream-ABC123"), dir.join("about.md")).unwrap();
+    assert_eq!(
+        wait_for_commits(base + 1),
+        base + 1,
+        "one commit for the save"
+    );
+
+    // 2. Truncate and write in two bursts.
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(dir.join("index.md")).unwrap();
+        f.write_all(b"first half, ").unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        f.write_all(b"second half\n").unwrap();
+    }
+    assert_eq!(wait_for_commits(base + 2), base + 2);
+
+    // 3. Vim: probe file, backup by rename, write, remove the backup; swap file meanwhile.
+    std::fs::write(dir.join(".about.md.swp"), b"vim swap").unwrap();
+    std::fs::write(dir.join("4913"), b"").unwrap();
+    std::fs::remove_file(dir.join("4913")).unwrap();
+    std::fs::rename(dir.join("about.md"), dir.join("about.md~")).unwrap();
+    std::fs::write(dir.join("about.md"), b"saved by vim\n").unwrap();
+    std::fs::remove_file(dir.join("about.md~")).unwrap();
+    assert_eq!(wait_for_commits(base + 3), base + 3);
+    std::fs::remove_file(dir.join(".about.md.swp")).unwrap();
+
+    // 4. Office lock file while a document is open; Emacs lock and autosave.
+    std::fs::write(dir.join("~$report.docx"), b"owner").unwrap();
+    std::fs::write(dir.join("report.docx"), b"PK\x03\x04 document").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("user@host.1234", dir.join(".#notes.md")).unwrap();
+    std::fs::write(dir.join("#notes.md#"), b"autosave").unwrap();
+    std::fs::write(dir.join("notes.md"), b"saved by emacs\n").unwrap();
+    assert_eq!(wait_for_commits(base + 4), base + 4);
+
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let server = w.server_files();
+    for temp in [
+        ".goutputstream-ABC123",
+        ".about.md.swp",
+        "4913",
+        "about.md~",
+        "~$report.docx",
+        ".#notes.md",
+        "#notes.md#",
+    ] {
+        assert!(!server.contains_key(temp), "{temp} was never committed");
+    }
+    assert_eq!(server["about.md"], b"saved by vim\n");
+    assert_eq!(server["index.md"], b"first half, second half\n");
+    let log = server_log(&w);
+    assert!(
+        log.iter().all(|m| !m.contains("Delete about.md")),
+        "a save is never a delete: {log:?}"
+    );
+}
+
+#[test]
+fn s8_a_file_written_continuously_is_committed_whole_soon_after() {
+    let w = World::new(&["a"]);
+    let mut a = w
+        .command(&w.clients[0], &["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let full = |n: usize| format!("version {n:03}\n").repeat(2000).into_bytes();
+    for n in 0..40 {
+        std::fs::write(w.dir(0).join("log.txt"), full(n)).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stopped = Instant::now();
+    while w.server_files().get("log.txt") != Some(&full(39)) {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(15),
+            "the final content arrives soon after writes stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "final content on the server {:?} after the last write",
+        stopped.elapsed()
+    );
+    a.kill().unwrap();
+    a.wait().unwrap();
+    // Every version the server ever saw is a whole one.
+    let bare = w.server();
+    for rev in git(&bare, &["rev-list", "main", "--", "log.txt"]).lines() {
+        let blob = Command::new("git")
+            .args(["show", &format!("{rev}:log.txt")])
+            .current_dir(&bare)
+            .output()
+            .unwrap()
+            .stdout;
+        if blob.is_empty() {
+            continue;
+        }
+        let n: usize = String::from_utf8_lossy(&blob[8..11]).parse().unwrap();
+        assert_eq!(blob, full(n), "commit {rev} holds a whole version");
+    }
+}

@@ -252,12 +252,42 @@ impl Repo {
             let _ = std::fs::remove_file(self.journal());
             return Ok(None);
         }
+        self.remove_stale_temp_files(from, to)?;
         let outcome = self.apply_files(from, to)?;
         if matches!(outcome, Applied::Done { .. }) {
             self.move_branch(from, to)?;
         }
         let _ = std::fs::remove_file(self.journal());
         Ok(Some(outcome))
+    }
+
+    /// Removes the temp files a killed apply left beside the files it was
+    /// replacing (`.NAME.ferry-tmp-PID`); the files themselves are whole.
+    fn remove_stale_temp_files(&self, from: Option<Oid>, to: Oid) -> Result<(), GitError> {
+        let repo = self.raw();
+        let old_tree = from
+            .map(|f| self.tree_of(f))
+            .transpose()?
+            .map(|t| repo.find_tree(t))
+            .transpose()?;
+        let new_tree = repo.find_tree(self.tree_of(to)?)?;
+        let diff = repo.diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)?;
+        for delta in diff.deltas() {
+            let Some(path) = delta.new_file().path().or_else(|| delta.old_file().path()) else {
+                continue;
+            };
+            let disk = self.dir().join(path);
+            let (Some(dir), Some(name)) = (disk.parent(), disk.file_name()) else {
+                continue;
+            };
+            let prefix = format!(".{}.ferry-tmp-", name.to_string_lossy());
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(())
     }
 
     fn move_branch(&self, from: Option<Oid>, to: Oid) -> Result<(), GitError> {

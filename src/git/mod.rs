@@ -47,7 +47,8 @@ pub const BUILTIN_EXCLUDES: &[&str] = &[
     "~$*",
     ".~lock.*#",
     ".#*",
-    "#*#",
+    // A leading "#" would make the line a comment: escape it (Emacs autosave files).
+    "\\#*#",
     ".DS_Store",
     "Thumbs.db",
     "desktop.ini",

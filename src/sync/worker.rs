@@ -47,6 +47,16 @@ const ACTIVE_WINDOW: Duration = Duration::from_secs(120);
 const ACTIVE_POLL: Duration = Duration::from_secs(3);
 /// Longest wait between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// A file saved again and again is committed anyway after this long.
+const MAX_DEFERRAL: Duration = Duration::from_secs(60);
+/// Folders that may talk to GitLab at the same time.
+const NETWORK_SLOTS: usize = 4;
+
+/// The global limit on concurrent network operations.
+fn network_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(NETWORK_SLOTS))
+}
 
 fn jitter(d: Duration) -> Duration {
     let f: f64 = rand::rng().random_range(0.9..1.1);
@@ -115,6 +125,7 @@ async fn serve(
     let mut active_until = Instant::now() + ACTIVE_WINDOW;
     let mut failures: u32 = 0;
     let mut waiting_for_user = false;
+    let mut deferred_since: Option<Instant> = None;
 
     if paused {
         engine.set_folder(&id, SyncState::Paused, "Paused".into());
@@ -200,12 +211,18 @@ async fn serve(
             }
         };
         let auth = git_auth(&settings.instance, &cred);
+        // Saved continuously for a long time: commit what is there now.
+        let quiet_now = match deferred_since {
+            Some(since) if since.elapsed() > MAX_DEFERRAL => Duration::ZERO,
+            _ => quiet,
+        };
         let options = CycleOptions {
-            quiet,
+            quiet: quiet_now,
             style: settings.preferences.commit_messages,
             allow_mass_delete,
             ..CycleOptions::default()
         };
+        let _slot = network_slots().acquire().await;
         let d = dir.clone();
         let b = branch.clone();
         let result = tokio::task::spawn_blocking(move || cycle::run(&d, &b, &auth, &options))
@@ -214,6 +231,7 @@ async fn serve(
         match result {
             Ok(report) => {
                 failures = 0;
+                deferred_since = None;
                 allow_mass_delete = false;
                 if report.pushed || !report.incoming.is_empty() || !report.committed.is_empty() {
                     active_until = Instant::now() + ACTIVE_WINDOW;
@@ -232,6 +250,7 @@ async fn serve(
                 engine.record_cycle(&id, state, message, &report);
             }
             Err(CycleError::NotQuiet(wait)) => {
+                deferred_since.get_or_insert_with(Instant::now);
                 due = Some(Instant::now() + wait + Duration::from_millis(50));
                 engine.set_folder(
                     &id,

@@ -97,6 +97,18 @@ impl Faults {
         }
     }
 
+    /// A response was cut: count it against `drop_times`.
+    pub fn consume_drop(&self) {
+        let mut c = lock(&self.config);
+        let left = c.drop_times.unwrap_or(1);
+        if left <= 1 {
+            c.drop_after_bytes = None;
+            c.drop_times = None;
+        } else {
+            c.drop_times = Some(left - 1);
+        }
+    }
+
     /// Decides the fate of a request to `path`.
     pub fn decide(&self, path: &str) -> Decision {
         if path.starts_with("/-/testkit") {
@@ -127,20 +139,11 @@ impl Faults {
         if c.error_rate > 0.0 && rand::rng().random::<f64>() < c.error_rate {
             return Decision::Replace(delay, server_error(StatusCode::SERVICE_UNAVAILABLE));
         }
-        let cut = match c.drop_after_bytes {
-            Some(n) => {
-                let left = c.drop_times.unwrap_or(1);
-                if left <= 1 {
-                    c.drop_after_bytes = None;
-                    c.drop_times = None;
-                } else {
-                    c.drop_times = Some(left - 1);
-                }
-                Some(n)
-            }
-            None => None,
-        };
-        Decision::Serve { delay, cut }
+        // Counted only when a response really is cut (see `CutBody`).
+        Decision::Serve {
+            delay,
+            cut: c.drop_after_bytes,
+        }
     }
 }
 
@@ -212,6 +215,7 @@ pub async fn middleware(
                         Body::new(CutBody {
                             inner: body,
                             left: n,
+                            kit: Some(kit.clone()),
                         }),
                     )
                 }
@@ -252,13 +256,17 @@ fn broken_body_response() -> Response<Body> {
     Response::new(Body::new(CutBody {
         inner: Body::empty(),
         left: 0,
+        kit: None,
     }))
 }
 
-/// A body that yields at most `left` bytes, then fails (the connection drops).
+/// A body that yields at most `left` bytes, then fails (the connection
+/// drops). A body shorter than that passes whole and is not counted.
 struct CutBody {
     inner: Body,
     left: u64,
+    /// Told when a cut really happens (`None`: always broken, for refusals).
+    kit: Option<std::sync::Arc<crate::Kit>>,
 }
 
 impl http_body::Body for CutBody {
@@ -269,28 +277,35 @@ impl http_body::Body for CutBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        if self.left == 0 {
-            return Poll::Ready(Some(Err(axum::Error::new(std::io::Error::new(
+        let broken = || {
+            Poll::Ready(Some(Err(axum::Error::new(std::io::Error::new(
                 std::io::ErrorKind::ConnectionAborted,
                 "ferry-testkit: connection dropped by a fault switch",
-            )))));
+            )))))
+        };
+        if self.left == 0 && self.kit.is_none() {
+            return broken();
         }
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                 Ok(mut data) => {
-                    if data.len() as u64 > self.left {
+                    if self.left == 0 || data.len() as u64 > self.left {
+                        // More than the switch allows: cut here and drop the connection.
                         data.truncate(self.left as usize);
+                        self.left = 0;
+                        if let Some(kit) = self.kit.take() {
+                            kit.faults.consume_drop();
+                        }
+                        if data.is_empty() {
+                            return broken();
+                        }
+                        return Poll::Ready(Some(Ok(http_body::Frame::data(data))));
                     }
                     self.left -= data.len() as u64;
                     Poll::Ready(Some(Ok(http_body::Frame::data(data))))
                 }
                 Err(frame) => Poll::Ready(Some(Ok(frame))),
             },
-            Poll::Ready(None) => {
-                // The body ended before the cut: still drop, as the switch says.
-                self.left = 0;
-                self.poll_frame(cx)
-            }
             other => other,
         }
     }

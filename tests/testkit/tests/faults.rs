@@ -89,8 +89,15 @@ fn a_connection_dropped_mid_pack_fails_the_clone_once() {
     let url = git_url(&kit, "editor", &kit.info().token, "editor/website");
     git_ok(tmp.path(), &["clone", "-q", &url, "seed"]);
     let seed = tmp.path().join("seed");
-    let noise: Vec<u8> = (0..200_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+    // Incompressible bytes, so the pack is bigger than the cut.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..200_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
         .collect();
     std::fs::write(seed.join("noise.bin"), noise).unwrap();
     git_ok(&seed, &["add", "."]);
