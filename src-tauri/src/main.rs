@@ -65,6 +65,7 @@ fn main() {
                 // No tray host, or no appindicator library: the window still works.
                 tracing::warn!("the tray icon is not available: {e}");
             }
+            shell.start_syncing();
             Ok(())
         })
         .on_window_event(|window, event| match event {

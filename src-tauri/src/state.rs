@@ -64,6 +64,29 @@ impl Shell {
         }
     }
 
+    /// Starts syncing every configured folder (one loop each) on the app's runtime.
+    pub fn start_syncing(&self) {
+        let Ok(config) = self.settings() else {
+            return;
+        };
+        let ca_files: Vec<std::path::PathBuf> = config
+            .instances
+            .iter()
+            .filter_map(|i| i.ca_file.clone())
+            .collect();
+        if let Err(e) = ferry::git::trust_ca_files(&ca_files, &self.inner.dirs.config) {
+            tracing::warn!("could not set up the accounts' CA certificates for git: {e}");
+        }
+        let accounts = Arc::new(ferry::gitlab::account::Accounts::new(
+            &self.inner.dirs.config,
+            ferry::secrets::store_for(&config, &self.inner.dirs.config),
+        ));
+        let engine = self.inner.engine.clone();
+        tauri::async_runtime::spawn(async move {
+            engine.start(&config, accounts);
+        });
+    }
+
     /// The sync engine.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine

@@ -72,6 +72,9 @@ pub enum CycleError {
     /// The folder is gone (deleted, or its disk unmounted): nothing is committed.
     #[error("The folder {} is missing. If it was moved or its drive unplugged, put it back; syncing is paused meanwhile and nothing was deleted on GitLab.", .0.display())]
     FolderMissing(PathBuf),
+    /// The folder is there but its `.git` is gone.
+    #[error("Ferry's record of {} is gone (its hidden .git folder was removed), so it can't tell what changed. Remove the folder from Ferry and add it again; your files stay where they are.", .0.display())]
+    NotSetUp(PathBuf),
     /// Files are still being written.
     #[error("Waiting for files to finish saving.")]
     NotQuiet(Duration),
@@ -98,7 +101,9 @@ impl CycleError {
     pub fn class(&self) -> ErrorClass {
         match self {
             Self::NotQuiet(_) | Self::Busy => ErrorClass::RetryLater,
-            Self::FolderMissing(_) | Self::MassDelete { .. } => ErrorClass::NeedsUser,
+            Self::FolderMissing(_) | Self::NotSetUp(_) | Self::MassDelete { .. } => {
+                ErrorClass::NeedsUser
+            }
             Self::Git(e) => e.class(),
         }
     }
@@ -119,8 +124,11 @@ pub fn run(
     auth: &Auth,
     options: &CycleOptions,
 ) -> Result<CycleReport, CycleError> {
-    if !dir.join(".git").is_dir() {
+    if !dir.is_dir() {
         return Err(CycleError::FolderMissing(dir.to_path_buf()));
+    }
+    if !dir.join(".git").is_dir() {
+        return Err(CycleError::NotSetUp(dir.to_path_buf()));
     }
     let repo = Repo::open(dir, branch)?;
     // 1. Recover.
