@@ -800,10 +800,39 @@ fn a_running_ferry_sends_a_save_and_receives_a_push_within_seconds() {
     }
     let took = start.elapsed();
     assert!(took < Duration::from_secs(10), "in seconds: {took:?}");
-    // `ferry status` sees the running sync.
-    let status = w.ferry(&w.clients[0], &["status", "--json"], "");
-    let v: Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(v["folders"][0]["path"], w.dir(0).display().to_string());
+    // `ferry status` sees the running sync: A sent live.md, B received it,
+    // both linking to the commit on GitLab.
+    let tip = git(&w.server(), &["rev-parse", "main"]).trim().to_string();
+    let link = format!("{}/{PROJECT}/-/commit/{tip}", w.kit.url());
+    for (i, incoming) in [(0, false), (1, true)] {
+        let start = Instant::now();
+        loop {
+            let status = w.ferry(&w.clients[i], &["status", "--json"], "");
+            let v: Value = serde_json::from_slice(&status.stdout).unwrap();
+            let folder = &v["folders"][0];
+            assert_eq!(folder["path"], w.dir(i).display().to_string());
+            let seen = folder["recent"].as_array().is_some_and(|r| {
+                r.iter().any(|a| {
+                    a["path"] == "live.md" && a["incoming"] == incoming && a["url"] == link.as_str()
+                })
+            });
+            if seen && folder["state"] == "synced" && folder["pending"] == 0 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "client {i} shows live.md {} with {link}: {folder}",
+                if incoming { "received" } else { "sent" }
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let human = w.ferry(&w.clients[1], &["status"], "");
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("received live.md") && human.contains("last synced"),
+        "{human}"
+    );
     a.kill().unwrap();
     b.kill().unwrap();
     a.wait().unwrap();

@@ -929,7 +929,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("No folders are synced yet.");
             } else {
                 for f in &overview.folders {
-                    println!("{:<10} {}  {}", f.state.as_str(), f.path, f.message);
+                    print_folder_status(f);
                 }
             }
         }
@@ -986,4 +986,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints one folder's status for a person: state, message, when it last
+/// synced, what is waiting and the last few files in and out.
+fn print_folder_status(f: &ferry::sync::status::FolderStatus) {
+    println!("{:<10} {}  {}", f.state.as_str(), f.path, f.message);
+    if let Some(at) = f.last_synced {
+        println!(
+            "           last synced {}",
+            at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S")
+        );
+    }
+    if f.pending > 0 {
+        println!("           {} change(s) waiting to be sent", f.pending);
+    }
+    for a in f.recent.iter().take(5) {
+        let arrow = if a.incoming { "received" } else { "sent    " };
+        let link = a
+            .url
+            .as_deref()
+            .map(|u| format!("  {u}"))
+            .unwrap_or_default();
+        println!("           {arrow} {}{link}", a.path);
+    }
 }

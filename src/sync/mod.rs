@@ -118,13 +118,19 @@ impl Engine {
     }
 
     /// Records a finished cycle: state, time, pending commits, activity.
+    /// `project_url` is the project's page on GitLab, for commit links.
     pub fn record_cycle(
         &self,
         id: &str,
         state: SyncState,
         message: String,
         report: &cycle::CycleReport,
+        project_url: &str,
     ) {
+        let commit_url = |on_server: bool| match (&report.head, on_server) {
+            (Some(sha), true) => Some(format!("{project_url}/-/commit/{sha}")),
+            _ => None,
+        };
         self.overview.send_modify(|o| {
             if let Some(f) = o.folders.iter_mut().find(|f| f.id == id) {
                 f.state = state;
@@ -142,12 +148,14 @@ impl Engine {
                         incoming: false,
                         path: c.path.clone(),
                         commit: commit.clone(),
+                        url: commit_url(report.pushed),
                     })
                     .chain(report.incoming.iter().map(|c| Activity {
                         at,
                         incoming: true,
                         path: c.path.clone(),
                         commit: commit.clone(),
+                        url: commit_url(true),
                     }))
                     .collect();
                 recent.append(&mut f.recent);

@@ -96,6 +96,9 @@ pub struct Activity {
     pub path: String,
     /// The commit (id) that carried it.
     pub commit: Option<String>,
+    /// That commit's page on GitLab, once GitLab has it.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// A snapshot of every folder's status: what the tray and window draw.

@@ -247,7 +247,12 @@ async fn serve(
                         ),
                     )
                 };
-                engine.record_cycle(&id, state, message, &report);
+                let project_url = format!(
+                    "{}/{}",
+                    settings.instance.url.trim_end_matches('/'),
+                    settings.folder.project
+                );
+                engine.record_cycle(&id, state, message, &report, &project_url);
             }
             Err(CycleError::NotQuiet(wait)) => {
                 deferred_since.get_or_insert_with(Instant::now);
