@@ -81,7 +81,10 @@ test: deps-test check-ui check-rust e2e
 
 # Benchmarks (release build): figures, not pass/fail.
 bench: deps-build
-	$(CARGO) run --release -p ferry-bench -- connect --projects 1000 --runs 5
+	$(CARGO) build --release -p ferry --bin ferry
+	$(CARGO) build --release -p ferry-bench
+	./target/release/ferry-bench connect --projects 1000 --runs 5
+	./target/release/ferry-bench sync
 
 # A local GitLab (ferry-testkit, real sign-in page) and the app, for trying the whole flow.
 DEMO_PORT ?= 8929

@@ -60,7 +60,10 @@ pub fn start(root: &Path, quiet_ms: u64, tx: UnboundedSender<Msg>) -> Watcher {
             let _ = tx.send(Msg::Changed);
         }
     };
-    let inner = match new_debouncer(quiet, None, handler) {
+    // Look for quiet files often, so a save is sent soon after its quiet
+    // period rather than up to a quarter period later.
+    let tick = (quiet / 10).max(Duration::from_millis(20));
+    let inner = match new_debouncer(quiet, Some(tick), handler) {
         Ok(mut d) => match d.watch(root, RecursiveMode::Recursive) {
             Ok(()) => Some(d),
             Err(e) => {

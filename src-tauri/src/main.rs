@@ -11,7 +11,9 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod connect;
 mod events;
+mod folders;
 mod state;
 mod tray;
 mod window;
@@ -58,6 +60,25 @@ fn main() {
             commands::pause_syncing,
             commands::resume_syncing,
             commands::sync_now,
+            connect::check_server,
+            connect::sign_in_links,
+            connect::choose_ca_file,
+            connect::connect_with_token,
+            connect::connect_with_oauth,
+            connect::cancel_sign_in,
+            connect::list_projects,
+            connect::create_project,
+            connect::add_folder,
+            folders::folder_sync_now,
+            folders::folder_set_paused,
+            folders::open_folder,
+            folders::open_file,
+            folders::open_in_gitlab,
+            folders::open_url,
+            folders::remove_folder,
+            folders::list_accounts,
+            folders::test_account,
+            folders::remove_account,
         ])
         .setup(|app| {
             let shell = app.state::<Shell>().inner().clone();

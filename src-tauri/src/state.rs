@@ -1,9 +1,10 @@
 //! The shell's managed state: a cloneable handle over the engine, the
 //! settings store and the stream of UI events. No lock around the engine.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ferry::config::{Config, ConfigError, ConfigStore};
+use ferry::gitlab::account::Accounts;
 use ferry::paths::StateDirs;
 use ferry::sync::folder_choice::ChoiceContext;
 use ferry::sync::Engine;
@@ -23,6 +24,8 @@ struct Inner {
     dirs: StateDirs,
     store: ConfigStore,
     engine: Engine,
+    accounts: Mutex<Arc<Accounts>>,
+    sign_in: Mutex<Option<tokio::task::AbortHandle>>,
     ui_events: broadcast::Sender<UiEvent>,
 }
 
@@ -54,18 +57,69 @@ impl Shell {
             Config::default()
         });
         let (ui_events, _) = broadcast::channel(64);
+        let accounts = Arc::new(Accounts::new(
+            &dirs.config,
+            ferry::secrets::store_for(&config, &dirs.config),
+        ));
         Self {
             inner: Arc::new(Inner {
                 engine: Engine::new(&config),
                 dirs,
                 store,
+                accounts: Mutex::new(accounts),
+                sign_in: Mutex::new(None),
                 ui_events,
             }),
         }
     }
 
-    /// Starts syncing every configured folder (one loop each) on the app's runtime.
-    pub fn start_syncing(&self) {
+    /// The accounts and their sign-ins.
+    pub fn accounts(&self) -> Arc<Accounts> {
+        self.inner
+            .accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The settings store.
+    pub fn store(&self) -> &ConfigStore {
+        &self.inner.store
+    }
+
+    /// Where settings and logs live.
+    pub fn dirs(&self) -> &StateDirs {
+        &self.inner.dirs
+    }
+
+    /// Remembers the browser sign-in in progress; `None` cancels it.
+    pub fn set_sign_in(&self, handle: Option<tokio::task::AbortHandle>) {
+        let mut slot = self.inner.sign_in.lock().unwrap_or_else(|e| e.into_inner());
+        let previous = std::mem::replace(&mut *slot, handle);
+        if let Some(previous) = previous {
+            previous.abort();
+        }
+    }
+
+    /// An account was added or removed: git must trust its CA file.
+    pub fn accounts_changed(&self) {
+        self.trust_ca_files();
+    }
+
+    /// A folder was added or removed: stop or start its loop.
+    pub fn folders_changed(&self) {
+        let Ok(config) = self.settings() else {
+            return;
+        };
+        self.inner.engine.reload(&config);
+        let engine = self.inner.engine.clone();
+        let accounts = self.accounts();
+        tauri::async_runtime::spawn(async move {
+            engine.start(&config, accounts);
+        });
+    }
+
+    fn trust_ca_files(&self) {
         let Ok(config) = self.settings() else {
             return;
         };
@@ -77,10 +131,15 @@ impl Shell {
         if let Err(e) = ferry::git::trust_ca_files(&ca_files, &self.inner.dirs.config) {
             tracing::warn!("could not set up the accounts' CA certificates for git: {e}");
         }
-        let accounts = Arc::new(ferry::gitlab::account::Accounts::new(
-            &self.inner.dirs.config,
-            ferry::secrets::store_for(&config, &self.inner.dirs.config),
-        ));
+    }
+
+    /// Starts syncing every configured folder (one loop each) on the app's runtime.
+    pub fn start_syncing(&self) {
+        let Ok(config) = self.settings() else {
+            return;
+        };
+        self.trust_ca_files();
+        let accounts = self.accounts();
         let engine = self.inner.engine.clone();
         tauri::async_runtime::spawn(async move {
             engine.start(&config, accounts);
@@ -101,6 +160,10 @@ impl Shell {
     pub fn reset_settings(&self) -> Result<Config, ConfigError> {
         self.inner.store.reset()?;
         let config = Config::default();
+        *self.inner.accounts.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Accounts::new(
+            &self.inner.dirs.config,
+            ferry::secrets::store_for(&config, &self.inner.dirs.config),
+        ));
         self.inner.engine.reload(&config);
         Ok(config)
     }

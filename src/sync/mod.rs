@@ -6,9 +6,10 @@
 //! them. The status stream keeps only the newest overview: a slow reader
 //! skips states in between but always sees the latest one.
 //!
-//! # Limitations
-//! The per-folder sync workers arrive with the sync engine; until then
-//! every configured folder reports `paused` with a message saying so.
+//! Each folder has its own serve loop ([`worker`]); [`Engine::start`] starts
+//! the loops of the folders it does not run yet and [`Engine::reload`]
+//! stops those of removed folders, so adding a folder is "save the
+//! settings, reload, start".
 
 pub mod cycle;
 pub mod folder_choice;
@@ -161,6 +162,21 @@ impl Engine {
                 recent.append(&mut f.recent);
                 recent.truncate(status::RECENT_ACTIVITY);
                 f.recent = recent;
+                // Conflict copies stay listed until the user removes them.
+                for copy in &report.conflict_copies {
+                    if !f.conflicts.contains(copy) {
+                        f.conflicts.push(copy.clone());
+                    }
+                }
+                let root = Path::new(&f.path).to_path_buf();
+                f.conflicts.retain(|c| root.join(c).exists());
+                if !f.conflicts.is_empty() && f.state == SyncState::Synced {
+                    f.state = SyncState::Conflict;
+                    f.message = format!(
+                        "Two versions were kept of a file changed in two places: {}",
+                        f.conflicts.join(", ")
+                    );
+                }
             }
         });
     }
@@ -201,6 +217,16 @@ impl Engine {
     /// Picks up folders added or removed in `config`, keeping the state of
     /// folders that stay.
     pub fn reload(&self, config: &Config) {
+        {
+            let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+            workers.retain(|id, handle| {
+                let keep = config.folders.iter().any(|f| &f.id == id);
+                if !keep {
+                    handle.send(Msg::Shutdown);
+                }
+                keep
+            });
+        }
         self.overview.send_modify(|o| {
             let old = std::mem::take(&mut o.folders);
             o.folders = folder_statuses(config)
@@ -224,6 +250,7 @@ fn folder_statuses(config: &Config) -> Vec<FolderStatus> {
             last_synced: None,
             pending: 0,
             recent: Vec::new(),
+            conflicts: Vec::new(),
         })
         .collect()
 }

@@ -89,6 +89,20 @@ pub enum SetupError {
     Config(#[from] crate::config::ConfigError),
 }
 
+impl SetupError {
+    /// A stable code for the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Folder(r) => r.code(),
+            Self::Account(e) => e.code(),
+            Self::Git(_) => "git",
+            Self::OtherRepository { .. } => "other_repository",
+            Self::Backup { .. } => "backup",
+            Self::Config(_) => "settings",
+        }
+    }
+}
+
 /// The git credentials for an account's credential.
 pub fn git_auth(instance: &Instance, cred: &OwnedCredential) -> Auth {
     let (username, secret) = cred.git_basic(instance.username.as_deref().unwrap_or("ferry"));

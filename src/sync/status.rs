@@ -80,6 +80,10 @@ pub struct FolderStatus {
     /// Recent files in and out, newest first.
     #[serde(default)]
     pub recent: Vec<Activity>,
+    /// Conflict copies still in the folder (paths inside it): the folder
+    /// shows `conflict` until the user has dealt with them.
+    #[serde(default)]
+    pub conflicts: Vec<String>,
 }
 
 /// How many recent file changes a folder's status keeps.
@@ -169,6 +173,7 @@ mod tests {
             last_synced: None,
             pending: 0,
             recent: Vec::new(),
+            conflicts: Vec::new(),
         }
     }
 

@@ -47,6 +47,8 @@ const ACTIVE_WINDOW: Duration = Duration::from_secs(120);
 const ACTIVE_POLL: Duration = Duration::from_secs(3);
 /// Longest wait between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How long a burst of watcher messages is gathered before a cycle.
+const COALESCE: Duration = Duration::from_millis(30);
 /// A file saved again and again is committed anyway after this long.
 const MAX_DEFERRAL: Duration = Duration::from_secs(60);
 /// Folders that may talk to GitLab at the same time.
@@ -126,6 +128,8 @@ async fn serve(
     let mut failures: u32 = 0;
     let mut waiting_for_user = false;
     let mut deferred_since: Option<Instant> = None;
+    // The next cycle runs because of something the user did (show "syncing").
+    let mut show_work = true;
 
     if paused {
         engine.set_folder(&id, SyncState::Paused, "Paused".into());
@@ -161,24 +165,30 @@ async fn serve(
             }
             Some(Msg::Resume) => {
                 paused = false;
+                show_work = true;
                 due = Some(Instant::now());
                 continue;
             }
             Some(Msg::ConfirmDeletion) => {
                 allow_mass_delete = true;
+                show_work = true;
                 waiting_for_user = false;
                 due = Some(Instant::now());
                 continue;
             }
             Some(Msg::Changed) => {
                 active_until = Instant::now() + ACTIVE_WINDOW;
+                show_work = true;
                 waiting_for_user = false;
-                // Coalesce: one cycle after the quiet period covers every change until then.
-                let at = Instant::now() + quiet;
+                // The watcher already waited for the quiet period; a short
+                // pause coalesces the messages of one burst into one cycle
+                // (the snapshot still defers files that are being written).
+                let at = Instant::now() + COALESCE;
                 due = Some(due.map_or(at, |d| d.min(at)).max(Instant::now()));
                 continue;
             }
             Some(Msg::SyncNow) => {
+                show_work = true;
                 waiting_for_user = false;
                 due = Some(Instant::now());
                 continue;
@@ -191,8 +201,11 @@ async fn serve(
         }
         due = None;
 
-        // Run one cycle.
-        engine.set_folder(&id, SyncState::Syncing, "Syncing…".into());
+        // Run one cycle. A routine poll shows nothing (the tray doesn't
+        // blink every few seconds); work the user caused shows "syncing".
+        if std::mem::take(&mut show_work) || failures > 0 {
+            engine.set_folder(&id, SyncState::Syncing, "Syncing…".into());
+        }
         let cred = match accounts.credential(&settings.instance).await {
             Ok(c) => c,
             Err(e) => {

@@ -114,6 +114,7 @@ pub struct Desktop {
     /// Temp dir holding `home/` and `config/`.
     pub root: TestRoot,
     children: Vec<Guarded>,
+    extra_env: Vec<(String, String)>,
 }
 
 impl Desktop {
@@ -165,6 +166,7 @@ impl Desktop {
             .spawn()
             .expect("start openbox (Debian package openbox)");
         for dir in [
+            "bin",
             "home",
             "config",
             "home/.config",
@@ -181,11 +183,24 @@ impl Desktop {
                 std::fs::Permissions::from_mode(0o700),
             );
         }
+        // xdg-open records what the app asked to open (a folder, a file).
+        let opener = root.path().join("bin/xdg-open");
+        std::fs::write(
+            &opener,
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> \"$FERRY_E2E_OPENED\"\n",
+        )
+        .expect("write the recording xdg-open");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755));
+        }
         let desktop = Desktop {
             display,
             bus: bus.trim().to_string(),
             root,
             children: vec![Guarded(xvfb), Guarded(dbus), Guarded(openbox)],
+            extra_env: Vec::new(),
         };
         wait_for("the window manager", Duration::from_secs(10), || {
             desktop
@@ -225,6 +240,60 @@ impl Desktop {
         }
     }
 
+    /// Adds a variable to the environment of every process started later.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.extra_env.push((key.into(), value.into()));
+    }
+
+    /// Where the recording browser and xdg-open write what they were asked to open.
+    pub fn opened_log(&self) -> PathBuf {
+        self.root.path().join("opened.txt")
+    }
+
+    /// Every link, folder or file the app asked the system to open, in order.
+    pub fn opened(&self) -> Vec<String> {
+        std::fs::read_to_string(self.opened_log())
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Starts gnome-keyring's Secret Service on this desktop's bus, with an
+    /// unlocked login keyring (as a desktop login does).
+    pub fn start_keyring(&mut self) {
+        use std::io::Write;
+        let mut keyring = self
+            .command("gnome-keyring-daemon")
+            .args(["--foreground", "--components=secrets", "--unlock"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon (Debian package gnome-keyring)");
+        keyring
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(b"test-password")
+            .expect("unlock the keyring");
+        self.children.push(Guarded(keyring));
+        wait_for("the Secret Service", Duration::from_secs(10), || {
+            self.command("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .output()
+                .ok()
+                .filter(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+        });
+    }
+
     /// The isolated home folder.
     pub fn home(&self) -> PathBuf {
         self.root.path().join("home")
@@ -258,10 +327,27 @@ impl Desktop {
                 std::env::var("FERRY_LOG").unwrap_or_else(|_| "info".into()),
             ),
             ("NO_AT_BRIDGE".into(), "1".into()),
+            // Links and folders the app opens are recorded, not shown.
+            ("BROWSER".into(), browser_binary().display().to_string()),
+            (
+                "FERRY_E2E_OPENED".into(),
+                self.opened_log().display().to_string(),
+            ),
+            (
+                "PATH".into(),
+                format!(
+                    "{}:{}",
+                    self.root.path().join("bin").display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            ),
             ("GDK_BACKEND".into(), "x11".into()),
             // Software rendering: Xvfb has no GPU.
             ("LIBGL_ALWAYS_SOFTWARE".into(), "1".into()),
         ]
+        .into_iter()
+        .chain(self.extra_env.iter().cloned())
+        .collect()
     }
 
     /// A command with this desktop's environment.
@@ -438,6 +524,12 @@ impl Desktop {
         }
         panic!("the drop target never saw the drag in three attempts");
     }
+}
+
+/// The test browser: records what it opens and completes ferry-testkit's
+/// OAuth sign-in form.
+pub fn browser_binary() -> PathBuf {
+    target_dir().join("debug/ferry-e2e-browser")
 }
 
 /// A running `ferry-desktop` process launched by [`Desktop::launch_app`].
@@ -716,6 +808,12 @@ impl Driver {
     }
 
     fn request(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_request(method, path, body)
+            .unwrap_or_else(|e| panic!("WebDriver {method} {path} failed: {e}"))
+    }
+
+    /// A WebDriver call that may fail (an element replaced by a re-render).
+    fn try_request(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Value> {
         let url = format!("{}{}", self.base, path);
         let response = match (method, body) {
             ("GET", _) => self.agent.get(&url).call(),
@@ -729,9 +827,9 @@ impl Driver {
             .read_json()
             .unwrap_or_else(|e| panic!("WebDriver {method} {path}: bad JSON ({e})"));
         if !status.is_success() {
-            panic!("WebDriver {method} {path} failed ({status}): {value}");
+            return Err(value);
         }
-        value.get("value").cloned().unwrap_or(Value::Null)
+        Ok(value.get("value").cloned().unwrap_or(Value::Null))
     }
 
     /// Launches the app in a new session.
@@ -806,12 +904,40 @@ impl Session<'_> {
         self.call("POST", &format!("/element/{}/click", e.0), Some(json!({})));
     }
 
-    /// An element's visible text.
+    /// Types `text` into a field, as a keyboard does (after what is there).
+    pub fn type_text(&self, e: &Element, text: &str) {
+        self.call(
+            "POST",
+            &format!("/element/{}/value", e.0),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    /// Empties a field.
+    pub fn clear(&self, e: &Element) {
+        self.call("POST", &format!("/element/{}/clear", e.0), Some(json!({})));
+    }
+
+    /// Waits up to `timeout` for an element matching `css` whose text contains `text`.
+    pub fn wait_text(&self, css: &str, text: &str, timeout: Duration) -> Element {
+        wait_for(&format!("{css} containing {text:?}"), timeout, || {
+            self.find_all(css)
+                .into_iter()
+                .find(|e| self.text(e).contains(text))
+        })
+    }
+
+    /// An element's visible text ("" once the page has replaced it).
     pub fn text(&self, e: &Element) -> String {
-        self.call("GET", &format!("/element/{}/text", e.0), None)
-            .as_str()
+        self.driver
+            .try_request(
+                "GET",
+                &format!("/session/{}/element/{}/text", self.id, e.0),
+                None,
+            )
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default()
-            .to_string()
     }
 
     /// An element's position and size in the page: (x, y, width, height).
@@ -823,9 +949,14 @@ impl Session<'_> {
 
     /// An element's attribute.
     pub fn attribute(&self, e: &Element, name: &str) -> Option<String> {
-        self.call("GET", &format!("/element/{}/attribute/{name}", e.0), None)
-            .as_str()
-            .map(str::to_string)
+        self.driver
+            .try_request(
+                "GET",
+                &format!("/session/{}/element/{}/attribute/{name}", self.id, e.0),
+                None,
+            )
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
     }
 
     /// Runs an async script; it receives its arguments then a callback as

@@ -1,3 +1,6 @@
+//! `ferry-bench sync [--saves N] [--pushes N] [--files N] [--folders N] [--idle-secs S]`:
+//! the sync engine's latency, throughput and idle cost (see `sync.rs`).
+//!
 //! `ferry-bench connect [--projects N] [--runs R]`: the time and the number of
 //! HTTP requests for adding an account and listing its repositories on a
 //! server with N projects (ferry-testkit on loopback), beside `curl` fetching
@@ -14,6 +17,9 @@ use ferry::secrets::{MemoryStore, Sensitive};
 use ferry_testkit::{Options, Testkit};
 use serde_json::{json, Value};
 
+mod sync;
+
+/// Calls one of the testkit's admin endpoints.
 fn admin(kit: &Testkit, method: &str, path: &str, body: Value) -> Value {
     let url = format!("{}/-/testkit{path}", kit.url());
     let c = reqwest::blocking::Client::new();
@@ -139,8 +145,16 @@ fn main() -> anyhow::Result<()> {
     };
     match args.first().map(String::as_str) {
         Some("connect") => connect(value("--projects", 1000), value("--runs", 5)),
+        Some("sync") => sync::run(sync::Plan {
+            saves: value("--saves", 50),
+            pushes: value("--pushes", 20),
+            files: value("--files", 5000),
+            folders: value("--folders", 10),
+            idle_secs: value("--idle-secs", 300) as u64,
+        }),
         _ => {
             eprintln!("usage: ferry-bench connect [--projects N] [--runs R]");
+            eprintln!("       ferry-bench sync [--saves N] [--pushes N] [--files N] [--folders N] [--idle-secs S]");
             std::process::exit(2);
         }
     }

@@ -2,28 +2,29 @@
 //! drag and drop from another application (XDND, driven with the mouse),
 //! and the system folder picker. Both end in the engine's folder checks.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use std::time::Duration;
 
+mod flow;
+
 use ferry_e2e::{wait_for, Desktop, Driver, Session, WindowInfo};
+use ferry_testkit::Options;
+use flow::drag_source;
 
-fn drag_source() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_ferry-e2e-drag-source"))
-}
-
-/// Opens the app on the folder step; returns the window and the drop zone's centre on screen.
-fn folder_step<'a>(desktop: &Desktop, session: &Session<'a>) -> (WindowInfo, (i32, i32)) {
+/// Connects with a token and picks a repository, as a user does, to reach
+/// the folder step; returns the window and the drop zone's centre on screen.
+fn folder_step<'a>(
+    desktop: &Desktop,
+    session: &Session<'a>,
+    kit: &ferry_testkit::Testkit,
+) -> (WindowInfo, (i32, i32)) {
     let window = wait_for("the Ferry window", Duration::from_secs(15), || {
         desktop.x11().visible_window("Ferry")
     });
-    session.click(&session.find_with_text("button", "Get started"));
-    let zone = session.find(".dropzone");
-    let (x, y, w, h) = session.rect(&zone);
-    let centre = (
-        window.geometry.0 + (x + w / 2.0) as i32,
-        window.geometry.1 + (y + h / 2.0) as i32,
-    );
+    flow::connect_with_token(session, kit, None);
+    flow::pick_repository(session, "editor/website");
+    let centre = flow::drop_target(desktop, session);
     (window, centre)
 }
 
@@ -50,11 +51,11 @@ fn make_home(home: &Path) {
 
 #[test]
 fn a_folder_dropped_on_the_window_is_checked_and_accepted() {
-    let desktop = Desktop::start();
+    let (desktop, kit) = flow::desktop_and_kit(Options::default());
     make_home(&desktop.home());
     let driver = Driver::start(&desktop);
     let session = driver.session();
-    let (_, target) = folder_step(&desktop, &session);
+    let (_, target) = folder_step(&desktop, &session, &kit);
     let zone = session.find(".dropzone");
 
     let photos = [desktop.home().join("Photos")];
@@ -83,11 +84,11 @@ fn a_folder_dropped_on_the_window_is_checked_and_accepted() {
 
 #[test]
 fn dropping_several_items_or_a_file_is_refused_with_a_reason() {
-    let desktop = Desktop::start();
+    let (desktop, kit) = flow::desktop_and_kit(Options::default());
     make_home(&desktop.home());
     let driver = Driver::start(&desktop);
     let session = driver.session();
-    let (_, target) = folder_step(&desktop, &session);
+    let (_, target) = folder_step(&desktop, &session, &kit);
     let zone = session.find(".dropzone");
 
     let two = [
@@ -129,11 +130,11 @@ fn dropping_several_items_or_a_file_is_refused_with_a_reason() {
 
 #[test]
 fn choose_folder_opens_the_system_picker_in_the_home_folder() {
-    let desktop = Desktop::start();
+    let (desktop, kit) = flow::desktop_and_kit(Options::default());
     make_home(&desktop.home());
     let driver = Driver::start(&desktop);
     let session = driver.session();
-    folder_step(&desktop, &session);
+    folder_step(&desktop, &session, &kit);
 
     // `typed`: what the user types in the picker, relative to the home folder
     // it opens in (`~/` is home itself); None cancels with Escape.

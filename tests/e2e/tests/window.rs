@@ -1,5 +1,6 @@
 //! The main window in a real WebKitGTK window, driven through WebDriver:
-//! the welcome screen, the folder step and its checks, and closing to the tray.
+//! the welcome screen, the wizard's start and the folder checks behind a
+//! drop, the folders list, a damaged settings file, and closing to the tray.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use ferry_e2e::{process_alive, wait_for, Desktop, Driver};
 use serde_json::json;
 
 #[test]
-fn welcome_then_folder_step_checks_what_is_dropped() {
+fn welcome_then_the_wizard_and_the_folder_checks_behind_a_drop() {
     let desktop = Desktop::start();
     let driver = Driver::start(&desktop);
     let session = driver.session();
@@ -27,9 +28,10 @@ fn welcome_then_folder_step_checks_what_is_dropped() {
 
     let start = session.find_with_text("button", "Get started");
     session.click(&start);
-    session.find_with_text("h1", "Which folder should stay in sync?");
-    session.find_with_text("button", "Choose folder");
-    session.screenshot("02-choose-folder");
+    // The wizard starts with where the user's GitLab is.
+    session.find_with_text("h1", "Where is your GitLab?");
+    session.find("input[name=address]");
+    session.screenshot("02-wizard-start");
 
     // The command a drop on the window calls, through the real IPC.
     let home = desktop.home();

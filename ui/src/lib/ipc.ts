@@ -1,7 +1,19 @@
 // Typed calls into the shell. The UI calls only Ferry's own commands.
 
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AppOverview, FolderCheck, UiEvent } from "./types";
+import type {
+  AccountView,
+  AddedFolder,
+  AppOverview,
+  CheckReport,
+  CloneProgress,
+  Connected,
+  FolderCheck,
+  Project,
+  ProjectPage,
+  SignInLinks,
+  UiEvent,
+} from "./types";
 
 export const overview = () => invoke<AppOverview>("overview");
 export const checkDropped = (paths: string[]) => invoke<FolderCheck>("check_dropped", { paths });
@@ -19,3 +31,54 @@ export function watchEvents(handler: (event: UiEvent) => void): Promise<void> {
 
 /** The system folder picker, then the folder checks; null when the user cancels. */
 export const chooseFolder = () => invoke<FolderCheck | null>("choose_folder");
+
+// The connect wizard.
+export const checkServer = (address: string, caFile: string | null) =>
+  invoke<CheckReport>("check_server", { address, caFile });
+export const signInLinks = (baseUrl: string) => invoke<SignInLinks>("sign_in_links", { baseUrl });
+export const chooseCaFile = () => invoke<string | null>("choose_ca_file");
+export const connectWithToken = (address: string, token: string, caFile: string | null) =>
+  invoke<Connected>("connect_with_token", { address, token, caFile });
+export const connectWithOauth = (address: string, clientId: string, clientSecret: string | null, caFile: string | null) =>
+  invoke<Connected>("connect_with_oauth", { address, clientId, clientSecret, caFile });
+export const cancelSignIn = () => invoke<void>("cancel_sign_in");
+export const listProjects = (instance: string, search: string | null, page: number) =>
+  invoke<ProjectPage>("list_projects", { instance, search, page });
+export const createProject = (instance: string, name: string) => invoke<Project>("create_project", { instance, name });
+
+/** Sets up a folder, streaming clone progress to `onProgress`. */
+export function addFolder(
+  instance: string,
+  project: string,
+  path: string,
+  existing: "backup" | "upload" | null,
+  onProgress: (p: CloneProgress) => void,
+): Promise<AddedFolder> {
+  const channel = new Channel<CloneProgress>();
+  channel.onmessage = onProgress;
+  return invoke<AddedFolder>("add_folder", { instance, project, path, existing, onProgress: channel });
+}
+
+// Folders and accounts.
+export const folderSyncNow = (id: string) => invoke<void>("folder_sync_now", { id });
+export const folderSetPaused = (id: string, paused: boolean) => invoke<void>("folder_set_paused", { id, paused });
+export const openFolder = (id: string) => invoke<void>("open_folder", { id });
+export const openFile = (id: string, path: string) => invoke<void>("open_file", { id, path });
+export const openInGitlab = (id: string) => invoke<void>("open_in_gitlab", { id });
+export const openUrl = (url: string) => invoke<void>("open_url", { url });
+export const removeFolder = (id: string) => invoke<void>("remove_folder", { id });
+export const listAccounts = () => invoke<AccountView[]>("list_accounts");
+export const testAccount = (id: string) => invoke<CheckReport>("test_account", { id });
+export const removeAccount = (id: string) => invoke<void>("remove_account", { id });
+
+/** The message of an error a command returned (a UiError or anything else). */
+export function errorMessage(e: unknown): string {
+  if (e && typeof e === "object" && "message" in e) return String((e as { message: unknown }).message);
+  return String(e);
+}
+
+/** The code of an error a command returned, or "internal". */
+export function errorCode(e: unknown): string {
+  if (e && typeof e === "object" && "code" in e) return String((e as { code: unknown }).code);
+  return "internal";
+}

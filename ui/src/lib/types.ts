@@ -3,6 +3,14 @@
 
 export type SyncState = "synced" | "syncing" | "paused" | "offline" | "conflict" | "error";
 
+export interface Activity {
+  at: string;
+  incoming: boolean;
+  path: string;
+  commit: string | null;
+  url: string | null;
+}
+
 export interface FolderStatus {
   id: string;
   name: string;
@@ -11,6 +19,8 @@ export interface FolderStatus {
   message: string;
   last_synced: string | null;
   pending: number;
+  recent: Activity[];
+  conflicts: string[];
 }
 
 export interface StatusView {
@@ -46,3 +56,92 @@ export type UiEvent =
   | { type: "drag_enter"; items: number }
   | { type: "drag_leave" }
   | { type: "dropped"; paths: string[] };
+
+/** An error a command returned: a stable code and a sentence for people. */
+export interface UiError {
+  code: string;
+  message: string;
+}
+
+export type Outcome = "pass" | "warn" | "fail" | "skipped";
+
+export interface CheckStep {
+  id: string;
+  title: string;
+  outcome: Outcome;
+  millis: number;
+  detail: string;
+}
+
+/** The server check (`ferry instance check`). */
+export interface CheckReport {
+  address: string;
+  base_url: string | null;
+  steps: CheckStep[];
+  ok: boolean;
+}
+
+export interface SignInLinks {
+  token: string;
+  token_before_16: string;
+  token_scopes: string[];
+  applications: string;
+  redirect_uri: string;
+  oauth_scopes: string[];
+}
+
+export interface Connected {
+  instance: string;
+  name: string;
+  username: string;
+  url: string;
+  warnings: string[];
+}
+
+export interface Project {
+  id: number;
+  name: string;
+  path_with_namespace: string;
+  name_with_namespace: string;
+  default_branch: string | null;
+  web_url: string;
+  last_activity_at: string | null;
+  namespace: { full_path: string; kind: string };
+  empty_repo?: boolean | null;
+}
+
+export interface ProjectPage {
+  projects: Project[];
+  next_page: number | null;
+}
+
+/** Clone progress, streamed while a folder is set up. */
+export interface CloneProgress {
+  received_objects: number;
+  total_objects: number;
+  received_bytes: number;
+  checked_out: number;
+  total_files: number;
+}
+
+export type SetUp =
+  | { how: "cloned" }
+  | { how: "adopted" }
+  | { how: "backed_up"; backup: string }
+  | { how: "uploading"; files: number };
+
+export interface AddedFolder {
+  id: string;
+  path: string;
+  set_up: SetUp;
+  web_url: string;
+}
+
+export interface AccountView {
+  id: string;
+  name: string;
+  url: string;
+  username: string | null;
+  auth: "token" | "oauth";
+  folders: number;
+}

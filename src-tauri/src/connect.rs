@@ -1,0 +1,317 @@
+//! The connect wizard's commands: check a server, sign in (token or
+//! browser), list and create repositories, add a folder with a progress
+//! stream. Each is a few lines over the engine; each has a `ferry` CLI twin.
+
+use std::path::PathBuf;
+
+use ferry::gitlab::account::Added;
+use ferry::gitlab::address;
+use ferry::gitlab::client::Project;
+use ferry::gitlab::diagnose::{self, CheckInput, Report};
+use ferry::gitlab::oauth::{App, SignInOptions};
+use ferry::secrets::Sensitive;
+use ferry::sync::setup::{self, ExistingFiles, SetUp};
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::state::Shell;
+
+/// An error the UI shows: a stable code and a sentence for a content editor.
+#[derive(Debug, Clone, Serialize)]
+pub struct UiError {
+    /// Stable code (`missing_scopes`, `untrusted_certificate`, ...).
+    pub code: String,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+impl UiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ferry::gitlab::account::AccountError> for UiError {
+    fn from(e: ferry::gitlab::account::AccountError) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+impl From<ferry::gitlab::Error> for UiError {
+    fn from(e: ferry::gitlab::Error) -> Self {
+        Self::new(e.code(), e.to_string())
+    }
+}
+
+/// Checks a server address step by step (`ferry instance check URL`).
+#[tauri::command]
+pub async fn check_server(address: String, ca_file: Option<PathBuf>) -> Report {
+    diagnose::check(CheckInput {
+        address: &address,
+        ca_file: ca_file.as_deref(),
+        credential: None,
+        username: None,
+        project: None,
+    })
+    .await
+}
+
+/// Where to create a token or register the application (`ferry instance links`).
+#[derive(Debug, Serialize)]
+pub struct Links {
+    /// The token creation page, name and scopes filled in.
+    pub token: String,
+    /// The same page on GitLab before 16.
+    pub token_before_16: String,
+    /// The scopes a token needs.
+    pub token_scopes: Vec<&'static str>,
+    /// The page where users register applications.
+    pub applications: String,
+    /// The redirect URI to register.
+    pub redirect_uri: &'static str,
+    /// The scopes to tick for the application.
+    pub oauth_scopes: Vec<&'static str>,
+}
+
+/// The sign-in links for a GitLab at `base_url` (as the check found it).
+#[tauri::command]
+pub fn sign_in_links(base_url: String) -> Links {
+    Links {
+        token: address::token_creation_url(&base_url),
+        token_before_16: address::token_creation_url_legacy(&base_url),
+        token_scopes: address::TOKEN_SCOPES.to_vec(),
+        applications: address::applications_url(&base_url),
+        redirect_uri: address::OAUTH_REDIRECT_URI,
+        oauth_scopes: address::OAUTH_SCOPES.to_vec(),
+    }
+}
+
+/// A file picker for the CA certificate an administrator handed out.
+#[tauri::command]
+pub async fn choose_ca_file(window: tauri::WebviewWindow) -> Result<Option<String>, UiError> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    window
+        .dialog()
+        .file()
+        .set_title("Choose your organisation's CA certificate")
+        .add_filter("Certificates", &["pem", "crt", "cer"])
+        .set_parent(&window)
+        .pick_file(move |picked| {
+            let _ = tx.send(picked);
+        });
+    let picked = rx
+        .await
+        .map_err(|_| UiError::new("internal", "The file picker closed unexpectedly."))?;
+    Ok(picked
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string()))
+}
+
+/// A connected account, as the wizard shows it.
+#[derive(Debug, Serialize)]
+pub struct Connected {
+    /// The account's id (for the next steps).
+    pub instance: String,
+    /// Its name.
+    pub name: String,
+    /// Who signed in.
+    pub username: String,
+    /// The GitLab's address.
+    pub url: String,
+    /// Things to know (a token expiring soon).
+    pub warnings: Vec<String>,
+}
+
+impl From<Added> for Connected {
+    fn from(a: Added) -> Self {
+        Self {
+            instance: a.instance.id,
+            name: a.instance.name,
+            username: a.user.username,
+            url: a.instance.url,
+            warnings: a.warnings,
+        }
+    }
+}
+
+/// Signs in with a personal access token (`ferry instance add URL --token-stdin`).
+#[tauri::command]
+pub async fn connect_with_token(
+    shell: State<'_, Shell>,
+    address: String,
+    token: String,
+    ca_file: Option<PathBuf>,
+) -> Result<Connected, UiError> {
+    let added = shell
+        .accounts()
+        .add_with_token(&address, Sensitive::new(token), ca_file, None)
+        .await?;
+    shell.accounts_changed();
+    Ok(added.into())
+}
+
+/// Signs in through the browser with the user's OAuth application
+/// (`ferry instance add URL --oauth --client-id ID`). Waits for the browser;
+/// [`cancel_sign_in`] stops waiting.
+#[tauri::command]
+pub async fn connect_with_oauth(
+    shell: State<'_, Shell>,
+    address: String,
+    client_id: String,
+    client_secret: Option<String>,
+    ca_file: Option<PathBuf>,
+) -> Result<Connected, UiError> {
+    let app = App {
+        client_id: client_id.trim().to_string(),
+        client_secret: client_secret
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .map(Sensitive::new),
+    };
+    let accounts = shell.accounts();
+    let task = tauri::async_runtime::spawn(async move {
+        accounts
+            .add_with_oauth(
+                &address,
+                app,
+                ca_file,
+                None,
+                &SignInOptions::default(),
+                |_| {},
+            )
+            .await
+    });
+    shell.set_sign_in(Some(task.inner().abort_handle()));
+    let result = task.await;
+    shell.set_sign_in(None);
+    match result {
+        Ok(Ok(added)) => {
+            shell.accounts_changed();
+            Ok(added.into())
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(UiError::new("cancelled", "Sign-in cancelled.")),
+    }
+}
+
+/// Stops waiting for a browser sign-in.
+#[tauri::command]
+pub fn cancel_sign_in(shell: State<'_, Shell>) {
+    shell.set_sign_in(None);
+}
+
+/// One page of repositories.
+#[derive(Debug, Serialize)]
+pub struct ProjectPage {
+    /// The repositories on this page.
+    pub projects: Vec<Project>,
+    /// The next page, if there is one.
+    pub next_page: Option<u32>,
+}
+
+/// Repositories the account can push to, most recently active first
+/// (`ferry repos NAME [--search TEXT]`).
+#[tauri::command]
+pub async fn list_projects(
+    shell: State<'_, Shell>,
+    instance: String,
+    search: Option<String>,
+    page: u32,
+) -> Result<ProjectPage, UiError> {
+    let accounts = shell.accounts();
+    let instance = accounts.find(&instance)?;
+    let server = accounts.server(&instance)?;
+    let cred = accounts.credential(&instance).await?;
+    let (projects, next_page) = server
+        .pushable_projects_page(cred.as_credential(), search.as_deref(), page, 30)
+        .await?;
+    Ok(ProjectPage {
+        projects,
+        next_page,
+    })
+}
+
+/// Creates a private repository in the user's own namespace
+/// (`ferry repos NAME --create TITLE`).
+#[tauri::command]
+pub async fn create_project(
+    shell: State<'_, Shell>,
+    instance: String,
+    name: String,
+) -> Result<Project, UiError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(UiError::new(
+            "empty_name",
+            "Give the new repository a name.",
+        ));
+    }
+    let accounts = shell.accounts();
+    let instance = accounts.find(&instance)?;
+    let server = accounts.server(&instance)?;
+    let cred = accounts.credential(&instance).await?;
+    Ok(server
+        .create_project(cred.as_credential(), name, None)
+        .await?)
+}
+
+/// A folder the wizard just set up.
+#[derive(Debug, Serialize)]
+pub struct AddedFolder {
+    /// Its id.
+    pub id: String,
+    /// Where it is.
+    pub path: String,
+    /// How it was set up (cloned, adopted, backed up, uploading).
+    pub set_up: SetUp,
+    /// The project's page on GitLab.
+    pub web_url: String,
+}
+
+/// Clones `project` into `path` (or adopts, backs up, uploads), streaming
+/// progress, then starts syncing it (`ferry folder add`).
+#[tauri::command]
+pub async fn add_folder(
+    shell: State<'_, Shell>,
+    instance: String,
+    project: String,
+    path: PathBuf,
+    existing: Option<String>,
+    on_progress: Channel<ferry::git::Progress>,
+) -> Result<AddedFolder, UiError> {
+    let existing = match existing.as_deref() {
+        Some("upload") => Some(ExistingFiles::Upload),
+        Some("backup") => Some(ExistingFiles::Backup),
+        _ => None,
+    };
+    let accounts = shell.accounts();
+    let instance = accounts.find(&instance)?;
+    let added = setup::add_folder(
+        &accounts,
+        shell.store(),
+        &shell.dirs().config,
+        &instance,
+        &project,
+        &path,
+        None,
+        existing,
+        move |p| {
+            let _ = on_progress.send(p);
+        },
+    )
+    .await
+    .map_err(|e| UiError::new(e.code(), e.to_string()))?;
+    shell.folders_changed();
+    Ok(AddedFolder {
+        id: added.folder.id,
+        path: added.folder.path.display().to_string(),
+        set_up: added.set_up,
+        web_url: added.web_url,
+    })
+}

@@ -1,0 +1,351 @@
+//! The connect wizard and the main window, clicked through in a real
+//! WebKitGTK window against ferry-testkit (real git over HTTP), with a real
+//! Secret Service holding the sign-in: a token and an OAuth sign-in, a bad
+//! address and an untrusted certificate, a folder with files, and then the
+//! folder syncing both ways, pausing, and showing a conflict.
+
+mod flow;
+
+use std::time::{Duration, Instant};
+
+use ferry_e2e::{wait_for, Driver, Session};
+use ferry_testkit::Options;
+use flow::*;
+
+const PROJECT: &str = "editor/website";
+
+fn card_state(session: &Session<'_>) -> String {
+    let card = session.find("li.card[data-folder]");
+    session.attribute(&card, "data-state").unwrap_or_default()
+}
+
+fn activity(session: &Session<'_>, direction: &str, file: &str, timeout: Duration) {
+    session.wait_text(
+        &format!(".activity li[data-direction={direction}]"),
+        file,
+        timeout,
+    );
+}
+
+#[test]
+fn the_token_wizard_sets_up_a_folder_that_then_syncs_both_ways() {
+    let (desktop, kit) = desktop_and_kit(Options::default());
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+
+    // Steps 1 and 2, with the link to GitLab's token page.
+    enter_address(&session, kit.url());
+    assert!(server_check_passed(&session));
+    let checklist = session.text(&session.find("[data-testid=server-check]"));
+    assert!(checklist.contains("GitLab"), "{checklist}");
+    session.screenshot("wizard-1-server");
+    session.click(&session.find_with_text("button", "Continue"));
+    session.click(&session.find_with_text("button", "Open GitLab's token page"));
+    let opened = wait_for("the token page to open", Duration::from_secs(10), || {
+        desktop
+            .opened()
+            .into_iter()
+            .find(|u| u.contains("personal_access_tokens"))
+    });
+    assert!(
+        opened.starts_with(kit.url()) && opened.contains("scopes=api"),
+        "the pre-filled token page: {opened}"
+    );
+    // A wrong token is explained and nothing moves on.
+    let token = session.find("input[name=token]");
+    session.type_text(&token, "glpat-not-a-real-token");
+    session.click(&session.find_with_text("button", "Connect"));
+    let problem = session.find("[data-testid=signin-problem]");
+    assert!(
+        session.text(&problem).len() > 40,
+        "{}",
+        session.text(&problem)
+    );
+    session.screenshot("wizard-2-sign-in-wrong-token");
+    session.clear(&token);
+    session.type_text(&token, &kit.info().token);
+    session.screenshot("wizard-2-sign-in-token");
+    session.click(&session.find_with_text("button", "Connect"));
+
+    // Step 3: the list, server-side search.
+    session.wait_text("h1", "Which repository?", Duration::from_secs(20));
+    let connected = session.find("[data-testid=connected]");
+    assert!(session.text(&connected).contains("editor"));
+    session.find(&format!("button.repo[data-path='{PROJECT}']"));
+    session.find("button.repo[data-path='team/handbook']");
+    session.screenshot("wizard-3-repository");
+    let search = session.find("input[name=search]");
+    session.type_text(&search, "hand");
+    wait_for("the search to narrow the list", Duration::from_secs(10), || {
+        let items = session.find_all("button.repo");
+        (items.len() == 1
+            && session.attribute(&items[0], "data-path").as_deref() == Some("team/handbook"))
+        .then_some(())
+    });
+    session.clear(&search);
+    session.type_text(&search, "web");
+
+    // Steps 4 and 5.
+    let dir = set_up_folder(&desktop, &session, PROJECT, "Website");
+    session.screenshot("wizard-5-done");
+    for f in server_files(&kit, PROJECT) {
+        assert!(dir.join(&f).is_file(), "{f} is in the folder");
+    }
+    session.click(&session.find_with_text("button", "Open folder"));
+    session.click(&session.find_with_text("button", "Open in GitLab"));
+    wait_for("the folder and the project page to open", Duration::from_secs(10), || {
+        let opened = desktop.opened();
+        (opened.iter().any(|o| o == &dir.display().to_string())
+            && opened.iter().any(|o| o == &format!("{}/{PROJECT}", kit.url())))
+        .then_some(())
+    });
+    session.click(&session.find_with_text("button", "Go to your folders"));
+
+    // The folder's card: synced, then a save arrives on GitLab and shows as sent.
+    wait_for("the folder to be synced", Duration::from_secs(20), || {
+        (card_state(&session) == "synced").then_some(())
+    });
+    std::fs::write(dir.join("hello.md"), "# Hello from Ferry\n").unwrap();
+    let saved = Instant::now();
+    activity(&session, "out", "hello.md", Duration::from_secs(20));
+    assert!(server_files(&kit, PROJECT).contains(&"hello.md".to_string()));
+    eprintln!("save → on GitLab and in the list: {:?}", saved.elapsed());
+
+    // A colleague's push arrives in the folder and shows as received.
+    let work = tempfile_dir(&desktop);
+    let colleague = colleague_clone(&kit, PROJECT, &work);
+    std::fs::write(colleague.join("from-rita.md"), "Rita was here\n").unwrap();
+    git(&colleague, &["add", "-A"]);
+    git(&colleague, &["commit", "-qm", "Add from-rita.md"]);
+    git(&colleague, &["push", "-q", "origin", "HEAD:main"]);
+    let pushed = Instant::now();
+    activity(&session, "in", "from-rita.md", Duration::from_secs(20));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("from-rita.md")).unwrap(),
+        "Rita was here\n"
+    );
+    eprintln!("push → in the folder and the list: {:?}", pushed.elapsed());
+    session.screenshot("main-folders-activity");
+    let link = session.find_with_text(".activity li[data-direction=in] button", "View on GitLab");
+    session.click(&link);
+    let tip = git(&kit.repo_dir(PROJECT), &["rev-parse", "main"]);
+    wait_for("the commit page to open", Duration::from_secs(10), || {
+        desktop
+            .opened()
+            .into_iter()
+            .find(|u| u == &format!("{}/{PROJECT}/-/commit/{}", kit.url(), tip.trim()))
+    });
+
+    // Pause holds changes back; resume sends them.
+    let card = session.find("li.card[data-folder]");
+    let _ = card;
+    session.click(&session.find_with_text("li.card button", "Pause"));
+    wait_for("the folder to pause", Duration::from_secs(10), || {
+        (card_state(&session) == "paused").then_some(())
+    });
+    std::fs::write(dir.join("while-paused.md"), "written while paused\n").unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !server_files(&kit, PROJECT).contains(&"while-paused.md".to_string()),
+        "nothing is sent while paused"
+    );
+    session.screenshot("main-folder-paused");
+    session.click(&session.find_with_text("li.card button", "Resume"));
+    wait_for("the held-back file to arrive", Duration::from_secs(20), || {
+        server_files(&kit, PROJECT)
+            .contains(&"while-paused.md".to_string())
+            .then_some(())
+    });
+}
+
+fn tempfile_dir(desktop: &ferry_e2e::Desktop) -> std::path::PathBuf {
+    let dir = desktop.root.path().join("elsewhere");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_oauth_wizard_signs_in_through_the_browser() {
+    let (desktop, kit) = desktop_and_kit(Options::default());
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+    enter_address(&session, kit.url());
+    assert!(server_check_passed(&session));
+    session.click(&session.find_with_text("button", "Continue"));
+    session.click(&session.find_with_text("button[role=tab]", "Sign in with GitLab"));
+    let uri = session.find("[data-testid=redirect-uri]");
+    assert_eq!(session.text(&uri), "http://127.0.0.1/callback");
+    session.click(&session.find_with_text("button", "Open GitLab's applications page"));
+    let id = session.find("input[name=client-id]");
+    session.type_text(&id, &kit.info().oauth.public_client_id);
+    session.screenshot("wizard-2-sign-in-oauth");
+    session.click(&session.find_with_text("form button[type=submit]", "Sign in with GitLab"));
+    // The test browser fills in GitLab's real sign-in form and authorizes.
+    session.wait_text("h1", "Which repository?", Duration::from_secs(30));
+    let connected = session.find("[data-testid=connected]");
+    assert!(
+        session.text(&connected).contains(&kit.info().user),
+        "{}",
+        session.text(&connected)
+    );
+    let opened = desktop.opened();
+    assert!(
+        opened.iter().any(|u| u.ends_with("/applications")),
+        "{opened:?}"
+    );
+    assert!(
+        opened
+            .iter()
+            .any(|u| u.contains("/oauth/authorize") && u.contains("code_challenge=")),
+        "{opened:?}"
+    );
+    session.find(&format!("button.repo[data-path='{PROJECT}']"));
+}
+
+#[test]
+fn a_bad_address_and_an_untrusted_certificate_are_explained() {
+    let (desktop, kit) = desktop_and_kit(Options {
+        tls: true,
+        ..Options::default()
+    });
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+
+    // Nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    enter_address(&session, &format!("http://127.0.0.1:{closed}"));
+    assert!(!server_check_passed(&session));
+    let problem = session.find("[data-testid=server-problem]");
+    let text = session.text(&problem);
+    assert!(text.to_lowercase().contains("firewall") || text.contains("VPN"), "{text}");
+    let continue_button = session.find_with_text("button", "Continue");
+    assert!(
+        session.attribute(&continue_button, "disabled").is_some(),
+        "no way forward from a server that isn't there"
+    );
+    session.screenshot("wizard-1-bad-address");
+
+    // The testkit's certificate comes from a CA this machine doesn't trust.
+    enter_address(&session, kit.url());
+    assert!(!server_check_passed(&session));
+    let problem = session.find("[data-testid=server-problem][data-step=tls]");
+    let text = session.text(&problem);
+    assert!(text.contains("CA certificate"), "{text}");
+    session.screenshot("wizard-1-untrusted-certificate");
+
+    // The administrator's CA file, chosen in the system file picker.
+    let ca = kit.info().ca_file.clone().expect("a CA file with tls");
+    std::fs::copy(&ca, desktop.home().join("company-ca.pem")).unwrap();
+    session.click(&session.find_with_text("button", "Choose certificate file"));
+    wait_for("the file picker", Duration::from_secs(10), || {
+        desktop
+            .x11()
+            .visible_window("Choose your organisation's CA certificate")
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    desktop.xdotool(&["type", "~"]);
+    std::thread::sleep(Duration::from_millis(500));
+    desktop.xdotool(&["type", "--delay", "60", "/company-ca.pem"]);
+    std::thread::sleep(Duration::from_millis(300));
+    desktop.xdotool(&["key", "Return"]);
+    session.wait_text("p", "Trusting the certificate authority", Duration::from_secs(10));
+    assert!(server_check_passed(&session), "trusted with the CA file");
+    session.screenshot("wizard-1-trusted-with-ca");
+    session.click(&session.find_with_text("button", "Continue"));
+    let token = session.find("input[name=token]");
+    session.type_text(&token, &kit.info().token);
+    session.click(&session.find_with_text("button", "Connect"));
+    session.wait_text("h1", "Which repository?", Duration::from_secs(20));
+    session.find(&format!("button.repo[data-path='{PROJECT}']"));
+}
+
+#[test]
+fn a_folder_with_files_is_backed_up_before_the_repository_arrives() {
+    let (desktop, kit) = desktop_and_kit(Options::default());
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+    connect_with_token(&session, &kit, None);
+    let dir = desktop.home().join("Site");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("draft.md"), "my draft\n").unwrap();
+    pick_repository(&session, PROJECT);
+    drop_folder(&desktop, &session, &dir);
+    let choices = session.find("[data-testid=existing-files]");
+    let text = session.text(&choices);
+    assert!(text.contains("backup folder") && text.contains("Upload"), "{text}");
+    let backup = session.find("input[name=existing][value=backup]");
+    assert!(
+        session.attribute(&backup, "checked").is_some(),
+        "backing up is the default for a repository with files"
+    );
+    session.screenshot("wizard-4-folder-with-files");
+    session.click(&session.find_with_text("button", "Start syncing"));
+    let done = session.wait_text("[data-testid=sync-done]", "backup before Ferry", Duration::from_secs(30));
+    let text = session.text(&done);
+    let backup_dir = std::fs::read_dir(desktop.home())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.display().to_string().contains("Site (backup before Ferry"))
+        .expect("a backup folder beside the folder");
+    assert!(text.contains(&backup_dir.display().to_string()), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(backup_dir.join("draft.md")).unwrap(),
+        "my draft\n"
+    );
+    assert!(dir.join("README.md").is_file(), "the repository's files arrived");
+    session.screenshot("wizard-5-done-backed-up");
+}
+
+#[test]
+fn a_conflict_shows_a_card_that_opens_both_versions() {
+    let (desktop, kit) = desktop_and_kit(Options::default());
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+    connect_with_token(&session, &kit, None);
+    let dir = set_up_folder(&desktop, &session, PROJECT, "Website");
+    session.click(&session.find_with_text("button", "Go to your folders"));
+    wait_for("the folder to be synced", Duration::from_secs(20), || {
+        (card_state(&session) == "synced").then_some(())
+    });
+
+    // Both sides change about.md while this folder is paused.
+    session.click(&session.find_with_text("li.card button", "Pause"));
+    wait_for("the folder to pause", Duration::from_secs(10), || {
+        (card_state(&session) == "paused").then_some(())
+    });
+    std::fs::write(dir.join("about.md"), "# About us\n\nMy version.\n").unwrap();
+    let work = tempfile_dir(&desktop);
+    let colleague = colleague_clone(&kit, PROJECT, &work);
+    std::fs::write(colleague.join("about.md"), "# About us\n\nRita's version.\n").unwrap();
+    git(&colleague, &["commit", "-qam", "Rita rewrites about.md"]);
+    git(&colleague, &["push", "-q", "origin", "HEAD:main"]);
+    session.click(&session.find_with_text("li.card button", "Resume"));
+
+    let card = session.find("[data-testid=conflict-card]");
+    let text = session.text(&card);
+    assert!(text.contains("about (conflict"), "{text}");
+    assert_eq!(card_state(&session), "conflict");
+    session.screenshot("main-conflict");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("about.md")).unwrap(),
+        "# About us\n\nRita's version.\n"
+    );
+    session.click(&session.find_with_text("[data-testid=conflict-card] button", "Open your version"));
+    session.click(&session.find_with_text("[data-testid=conflict-card] button", "Open about.md"));
+    let opened = wait_for("both versions to open", Duration::from_secs(10), || {
+        let o = desktop.opened();
+        (o.iter().any(|p| p.contains("about (conflict")) && o.iter().any(|p| p.ends_with("/about.md")))
+            .then_some(o)
+    });
+    let copy = opened.iter().find(|p| p.contains("about (conflict")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(copy).unwrap(),
+        "# About us\n\nMy version.\n",
+        "the copy holds this computer's version"
+    );
+}
