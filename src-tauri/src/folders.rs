@@ -64,7 +64,10 @@ pub fn open_file(shell: State<'_, Shell>, id: String, path: String) -> Result<()
             .components()
             .any(|c| !matches!(c, std::path::Component::Normal(_)))
     {
-        return Err(UiError::new("outside", "Only files inside the folder can be opened."));
+        return Err(UiError::new(
+            "outside",
+            "Only files inside the folder can be opened.",
+        ));
     }
     open_path(&f.path.join(relative))
 }

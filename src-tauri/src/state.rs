@@ -160,7 +160,11 @@ impl Shell {
     pub fn reset_settings(&self) -> Result<Config, ConfigError> {
         self.inner.store.reset()?;
         let config = Config::default();
-        *self.inner.accounts.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Accounts::new(
+        *self
+            .inner
+            .accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(Accounts::new(
             &self.inner.dirs.config,
             ferry::secrets::store_for(&config, &self.inner.dirs.config),
         ));

@@ -86,6 +86,16 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A `ferry sync` process, stopped when dropped (also on a panic).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One `ferry` user: a config directory with a sign-in to the testkit.
 struct User {
     config: PathBuf,
@@ -151,12 +161,14 @@ impl User {
         );
     }
 
-    fn sync_forever(&self) -> Child {
-        self.command(&["sync"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ferry sync runs")
+    fn sync_forever(&self) -> Running {
+        Running(
+            self.command(&["sync"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ferry sync runs"),
+        )
     }
 }
 
@@ -273,7 +285,7 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
             root.path(),
             &["clone", "-q", &clone_url(&kit, &project), "other-git"],
         );
-        let mut sync = user.sync_forever();
+        let sync = user.sync_forever();
         std::thread::sleep(Duration::from_secs(2));
 
         let mut save_times = Vec::new();
@@ -318,8 +330,7 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
             // Land the next push at a random point of the poll cycle.
             std::thread::sleep(Duration::from_millis(rng.below(3000)));
         }
-        let _ = sync.kill();
-        let _ = sync.wait();
+        drop(sync);
 
         // The git CLI doing one save's work by hand: commit and push.
         let mut git_save_times = Vec::new();
@@ -460,8 +471,8 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
             let project = new_project(&kit, &format!("idle-{i:02}"), true);
             user.add_folder(&project, &root.path().join(format!("Idle-{i:02}")));
         }
-        let mut sync = user.sync_forever();
-        let pid = sync.id();
+        let sync = user.sync_forever();
+        let pid = sync.0.id();
         // The first two minutes after start count as active (fast polling).
         admin(&kit, "DELETE", "/requests", Value::Null);
         let active = Duration::from_secs(125);
@@ -473,8 +484,7 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
         let idle_requests = requests(&kit);
         let cpu = cpu_seconds(pid) - cpu_before;
         let rss = rss_mib(pid);
-        let _ = sync.kill();
-        let _ = sync.wait();
+        drop(sync);
         let per_hour = |n: u64, d: Duration| n as f64 * 3600.0 / d.as_secs_f64();
         let idle = Duration::from_secs(plan.idle_secs);
         rows.push([

@@ -76,12 +76,16 @@ fn the_token_wizard_sets_up_a_folder_that_then_syncs_both_ways() {
     session.screenshot("wizard-3-repository");
     let search = session.find("input[name=search]");
     session.type_text(&search, "hand");
-    wait_for("the search to narrow the list", Duration::from_secs(10), || {
-        let items = session.find_all("button.repo");
-        (items.len() == 1
-            && session.attribute(&items[0], "data-path").as_deref() == Some("team/handbook"))
-        .then_some(())
-    });
+    wait_for(
+        "the search to narrow the list",
+        Duration::from_secs(10),
+        || {
+            let items = session.find_all("button.repo");
+            (items.len() == 1
+                && session.attribute(&items[0], "data-path").as_deref() == Some("team/handbook"))
+            .then_some(())
+        },
+    );
     session.clear(&search);
     session.type_text(&search, "web");
 
@@ -93,12 +97,18 @@ fn the_token_wizard_sets_up_a_folder_that_then_syncs_both_ways() {
     }
     session.click(&session.find_with_text("button", "Open folder"));
     session.click(&session.find_with_text("button", "Open in GitLab"));
-    wait_for("the folder and the project page to open", Duration::from_secs(10), || {
-        let opened = desktop.opened();
-        (opened.iter().any(|o| o == &dir.display().to_string())
-            && opened.iter().any(|o| o == &format!("{}/{PROJECT}", kit.url())))
-        .then_some(())
-    });
+    wait_for(
+        "the folder and the project page to open",
+        Duration::from_secs(10),
+        || {
+            let opened = desktop.opened();
+            (opened.iter().any(|o| o == &dir.display().to_string())
+                && opened
+                    .iter()
+                    .any(|o| o == &format!("{}/{PROJECT}", kit.url())))
+            .then_some(())
+        },
+    );
     session.click(&session.find_with_text("button", "Go to your folders"));
 
     // The folder's card: synced, then a save arrives on GitLab and shows as sent.
@@ -151,11 +161,15 @@ fn the_token_wizard_sets_up_a_folder_that_then_syncs_both_ways() {
     );
     session.screenshot("main-folder-paused");
     session.click(&session.find_with_text("li.card button", "Resume"));
-    wait_for("the held-back file to arrive", Duration::from_secs(20), || {
-        server_files(&kit, PROJECT)
-            .contains(&"while-paused.md".to_string())
-            .then_some(())
-    });
+    wait_for(
+        "the held-back file to arrive",
+        Duration::from_secs(20),
+        || {
+            server_files(&kit, PROJECT)
+                .contains(&"while-paused.md".to_string())
+                .then_some(())
+        },
+    );
 }
 
 fn tempfile_dir(desktop: &ferry_e2e::Desktop) -> std::path::PathBuf {
@@ -221,7 +235,10 @@ fn a_bad_address_and_an_untrusted_certificate_are_explained() {
     assert!(!server_check_passed(&session));
     let problem = session.find("[data-testid=server-problem]");
     let text = session.text(&problem);
-    assert!(text.to_lowercase().contains("firewall") || text.contains("VPN"), "{text}");
+    assert!(
+        text.to_lowercase().contains("firewall") || text.contains("VPN"),
+        "{text}"
+    );
     let continue_button = session.find_with_text("button", "Continue");
     assert!(
         session.attribute(&continue_button, "disabled").is_some(),
@@ -252,7 +269,11 @@ fn a_bad_address_and_an_untrusted_certificate_are_explained() {
     desktop.xdotool(&["type", "--delay", "60", "/company-ca.pem"]);
     std::thread::sleep(Duration::from_millis(300));
     desktop.xdotool(&["key", "Return"]);
-    session.wait_text("p", "Trusting the certificate authority", Duration::from_secs(10));
+    session.wait_text(
+        "p",
+        "Trusting the certificate authority",
+        Duration::from_secs(10),
+    );
     assert!(server_check_passed(&session), "trusted with the CA file");
     session.screenshot("wizard-1-trusted-with-ca");
     session.click(&session.find_with_text("button", "Continue"));
@@ -276,7 +297,10 @@ fn a_folder_with_files_is_backed_up_before_the_repository_arrives() {
     drop_folder(&desktop, &session, &dir);
     let choices = session.find("[data-testid=existing-files]");
     let text = session.text(&choices);
-    assert!(text.contains("backup folder") && text.contains("Upload"), "{text}");
+    assert!(
+        text.contains("backup folder") && text.contains("Upload"),
+        "{text}"
+    );
     let backup = session.find("input[name=existing][value=backup]");
     assert!(
         session.attribute(&backup, "checked").is_some(),
@@ -284,20 +308,31 @@ fn a_folder_with_files_is_backed_up_before_the_repository_arrives() {
     );
     session.screenshot("wizard-4-folder-with-files");
     session.click(&session.find_with_text("button", "Start syncing"));
-    let done = session.wait_text("[data-testid=sync-done]", "backup before Ferry", Duration::from_secs(30));
+    let done = session.wait_text(
+        "[data-testid=sync-done]",
+        "backup before Ferry",
+        Duration::from_secs(30),
+    );
     let text = session.text(&done);
     let backup_dir = std::fs::read_dir(desktop.home())
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.display().to_string().contains("Site (backup before Ferry"))
+        .find(|p| {
+            p.display()
+                .to_string()
+                .contains("Site (backup before Ferry")
+        })
         .expect("a backup folder beside the folder");
     assert!(text.contains(&backup_dir.display().to_string()), "{text}");
     assert_eq!(
         std::fs::read_to_string(backup_dir.join("draft.md")).unwrap(),
         "my draft\n"
     );
-    assert!(dir.join("README.md").is_file(), "the repository's files arrived");
+    assert!(
+        dir.join("README.md").is_file(),
+        "the repository's files arrived"
+    );
     session.screenshot("wizard-5-done-backed-up");
 }
 
@@ -321,7 +356,11 @@ fn a_conflict_shows_a_card_that_opens_both_versions() {
     std::fs::write(dir.join("about.md"), "# About us\n\nMy version.\n").unwrap();
     let work = tempfile_dir(&desktop);
     let colleague = colleague_clone(&kit, PROJECT, &work);
-    std::fs::write(colleague.join("about.md"), "# About us\n\nRita's version.\n").unwrap();
+    std::fs::write(
+        colleague.join("about.md"),
+        "# About us\n\nRita's version.\n",
+    )
+    .unwrap();
     git(&colleague, &["commit", "-qam", "Rita rewrites about.md"]);
     git(&colleague, &["push", "-q", "origin", "HEAD:main"]);
     session.click(&session.find_with_text("li.card button", "Resume"));
@@ -335,14 +374,19 @@ fn a_conflict_shows_a_card_that_opens_both_versions() {
         std::fs::read_to_string(dir.join("about.md")).unwrap(),
         "# About us\n\nRita's version.\n"
     );
-    session.click(&session.find_with_text("[data-testid=conflict-card] button", "Open your version"));
+    session
+        .click(&session.find_with_text("[data-testid=conflict-card] button", "Open your version"));
     session.click(&session.find_with_text("[data-testid=conflict-card] button", "Open about.md"));
     let opened = wait_for("both versions to open", Duration::from_secs(10), || {
         let o = desktop.opened();
-        (o.iter().any(|p| p.contains("about (conflict")) && o.iter().any(|p| p.ends_with("/about.md")))
-            .then_some(o)
+        (o.iter().any(|p| p.contains("about (conflict"))
+            && o.iter().any(|p| p.ends_with("/about.md")))
+        .then_some(o)
     });
-    let copy = opened.iter().find(|p| p.contains("about (conflict")).unwrap();
+    let copy = opened
+        .iter()
+        .find(|p| p.contains("about (conflict"))
+        .unwrap();
     assert_eq!(
         std::fs::read_to_string(copy).unwrap(),
         "# About us\n\nMy version.\n",

@@ -49,7 +49,7 @@ describe("setUpText", () => {
 describe("problemHeading", () => {
   it("says what failed in plain words", () => {
     expect(problemHeading("tls")).toBe("The connection can't be trusted");
-    expect(problemHeading("tcp")).toBe("The server can't be reached");
+    expect(problemHeading("connect")).toBe("The server can't be reached");
     expect(problemHeading("something-new")).toBe("Something needs fixing");
   });
 });

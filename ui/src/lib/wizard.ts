@@ -82,7 +82,7 @@ export function fileName(path: string): string {
 const PROBLEMS: Record<string, string> = {
   address: "That doesn't look like a web address",
   dns: "The server's name can't be found",
-  tcp: "The server can't be reached",
+  connect: "The server can't be reached",
   tls: "The connection can't be trusted",
   gitlab: "This doesn't look like a GitLab",
   sign_in: "The sign-in didn't work",

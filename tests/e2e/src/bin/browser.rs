@@ -12,7 +12,10 @@ fn hidden_inputs(html: &str, form_id: &str) -> Vec<(String, String)> {
     let Some(start) = html.find(&format!("id=\"{form_id}\"")) else {
         return Vec::new();
     };
-    let form = &html[start..html[start..].find("</form>").map_or(html.len(), |e| start + e)];
+    let form = &html[start
+        ..html[start..]
+            .find("</form>")
+            .map_or(html.len(), |e| start + e)];
     let mut out = Vec::new();
     for piece in form.split("<input").skip(1) {
         let attr = |name: &str| {
@@ -86,7 +89,11 @@ fn main() {
         .collect();
     form.push(("commit", "Authorize"));
     // Authorize: GitLab redirects to Ferry's loopback address, which answers.
-    let done = page(agent.post(format!("{base}/oauth/authorize")).send_form(form));
+    let done = page(
+        agent
+            .post(format!("{base}/oauth/authorize"))
+            .send_form(form),
+    );
     if done.is_empty() {
         eprintln!("ferry-e2e-browser: Ferry's loopback page did not answer");
         std::process::exit(1);

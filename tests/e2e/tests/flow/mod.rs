@@ -113,13 +113,22 @@ pub fn drop_folder(desktop: &Desktop, session: &Session<'_>, folder: &Path) {
 }
 
 /// Steps 3 to 5 for `project` into `~/NAME`; ends on "Done".
-pub fn set_up_folder(desktop: &Desktop, session: &Session<'_>, project: &str, name: &str) -> PathBuf {
+pub fn set_up_folder(
+    desktop: &Desktop,
+    session: &Session<'_>,
+    project: &str,
+    name: &str,
+) -> PathBuf {
     let dir = desktop.home().join(name);
     std::fs::create_dir_all(&dir).unwrap();
     pick_repository(session, project);
     drop_folder(desktop, session, &dir);
     session.click(&session.find_with_text("button", "Start syncing"));
-    session.wait_text("h1", "Done — your folder is in sync", Duration::from_secs(30));
+    session.wait_text(
+        "h1",
+        "Done — your folder is in sync",
+        Duration::from_secs(30),
+    );
     dir
 }
 
