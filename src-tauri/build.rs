@@ -30,6 +30,10 @@ fn main() {
         "list_accounts",
         "test_account",
         "remove_account",
+        "get_preferences",
+        "set_preferences",
+        "app_info",
+        "open_logs",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands))
         .expect("tauri-build failed: check tauri.conf.json and capabilities/");

@@ -114,16 +114,16 @@ pub fn watch_events(shell: State<'_, Shell>, on_event: Channel<UiEvent>) {
     });
 }
 
-/// Pause all syncing (`ferry` gets this with the sync command).
+/// Pause all syncing, for `minutes` or until resumed.
 #[tauri::command]
-pub fn pause_syncing(shell: State<'_, Shell>) {
-    shell.engine().pause();
+pub fn pause_syncing(shell: State<'_, Shell>, minutes: Option<u64>) {
+    shell.pause_for(minutes.map(|m| std::time::Duration::from_secs(m * 60)));
 }
 
 /// Resume syncing.
 #[tauri::command]
 pub fn resume_syncing(shell: State<'_, Shell>) {
-    shell.engine().resume();
+    shell.resume();
 }
 
 /// Run a sync cycle for every folder now.

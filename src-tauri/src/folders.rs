@@ -2,7 +2,7 @@
 //! pause and resume one folder, open it or its GitLab page, remove it (its
 //! files stay), list and check accounts, open a link.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ferry::config::AuthKind;
 use ferry::gitlab::diagnose::{self, CheckInput, Report};
@@ -175,7 +175,8 @@ pub fn remove_account(shell: State<'_, Shell>, id: String) -> Result<(), UiError
     Ok(())
 }
 
-fn open_path(path: &PathBuf) -> Result<(), UiError> {
+/// Opens a file or folder with the desktop's default application.
+pub fn open_path(path: &std::path::Path) -> Result<(), UiError> {
     if !path.exists() {
         return Err(UiError::new(
             "missing",

@@ -14,6 +14,8 @@ mod commands;
 mod connect;
 mod events;
 mod folders;
+mod notify;
+mod prefs;
 mod state;
 mod tray;
 mod window;
@@ -23,6 +25,9 @@ use std::path::PathBuf;
 use tauri::{Manager, RunEvent, WindowEvent};
 
 use crate::state::Shell;
+
+/// The argument the login item starts Ferry with: no window, just the tray.
+const HIDDEN: &str = "--hidden";
 
 fn main() {
     let config_dir = config_dir_arg(std::env::args().skip(1));
@@ -50,6 +55,11 @@ fn main() {
             window::show_main(app);
         }))
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![HIDDEN]),
+        ))
         .manage(shell)
         .invoke_handler(tauri::generate_handler![
             commands::overview,
@@ -79,12 +89,27 @@ fn main() {
             folders::list_accounts,
             folders::test_account,
             folders::remove_account,
+            prefs::get_preferences,
+            prefs::set_preferences,
+            prefs::app_info,
+            prefs::open_logs,
         ])
         .setup(|app| {
             let shell = app.state::<Shell>().inner().clone();
             if let Err(e) = tray::install(app.handle(), &shell) {
                 // No tray host, or no appindicator library: the window still works.
                 tracing::warn!("the tray icon is not available: {e}");
+            }
+            notify::install(app.handle(), &shell);
+            if let Ok(config) = shell.settings() {
+                prefs::apply_start_at_login(app.handle(), config.preferences.start_at_login);
+            }
+            if std::env::args().any(|a| a == HIDDEN) {
+                // Started at login: live in the tray until asked for.
+                if let Some(w) = app.get_webview_window(window::MAIN) {
+                    let _ = w.destroy();
+                }
+                tracing::info!("started at login; the window opens from the tray");
             }
             shell.start_syncing();
             Ok(())

@@ -26,6 +26,9 @@ struct Inner {
     engine: Engine,
     accounts: Mutex<Arc<Accounts>>,
     sign_in: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Bumped on every pause or resume, so a timed pause's wake-up can
+    /// tell whether the user changed something since.
+    pause_generation: std::sync::atomic::AtomicU64,
     ui_events: broadcast::Sender<UiEvent>,
 }
 
@@ -68,9 +71,36 @@ impl Shell {
                 store,
                 accounts: Mutex::new(accounts),
                 sign_in: Mutex::new(None),
+                pause_generation: std::sync::atomic::AtomicU64::new(0),
                 ui_events,
             }),
         }
+    }
+
+    /// Pauses all syncing, until [`Shell::resume`] or for `duration`.
+    pub fn pause_for(&self, duration: Option<std::time::Duration>) {
+        use std::sync::atomic::Ordering;
+        let generation = self.inner.pause_generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inner.engine.pause();
+        if let Some(d) = duration {
+            tracing::info!(minutes = d.as_secs() / 60, "syncing paused for a while");
+            let shell = self.clone();
+            tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(d).await;
+                if shell.inner.pause_generation.load(Ordering::SeqCst) == generation {
+                    tracing::info!("the timed pause is over");
+                    shell.resume();
+                }
+            });
+        }
+    }
+
+    /// Resumes syncing after a pause.
+    pub fn resume(&self) {
+        self.inner
+            .pause_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.engine.resume();
     }
 
     /// The accounts and their sign-ins.
@@ -99,6 +129,19 @@ impl Shell {
         if let Some(previous) = previous {
             previous.abort();
         }
+    }
+
+    /// Restarts every folder's loop, picking up changed preferences.
+    pub fn restart_syncing(&self) {
+        let Ok(config) = self.settings() else {
+            return;
+        };
+        self.inner.engine.shutdown();
+        let engine = self.inner.engine.clone();
+        let accounts = self.accounts();
+        tauri::async_runtime::spawn(async move {
+            engine.start(&config, accounts);
+        });
     }
 
     /// An account was added or removed: git must trust its CA file.

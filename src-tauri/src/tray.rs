@@ -1,12 +1,12 @@
 //! The tray icon: its picture, tooltip and menu follow the engine's status.
 //!
-//! The menu: a status line, Open Ferry, Sync now, Pause/Resume syncing,
-//! Quit Ferry. On Linux panels that show no tooltips (AppIndicator), the
+//! The menu: a status line, each folder with its state, Open Ferry, Sync
+//! now, Pause syncing (for 1 hour / until resumed) or Resume, Quit Ferry. On Linux panels that show no tooltips (AppIndicator), the
 //! status line in the menu carries the same words.
 
 use ferry::sync::{Overview, SyncState};
 use tauri::image::Image;
-use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Wry};
 
@@ -36,80 +36,143 @@ pub fn pause_label(overview: &Overview) -> &'static str {
     }
 }
 
-struct Items {
-    status: MenuItem<Wry>,
-    pause: MenuItem<Wry>,
+/// One line per folder in the menu: its name and state in words.
+pub fn folder_lines(overview: &Overview) -> Vec<String> {
+    overview
+        .folders
+        .iter()
+        .map(|f| format!("{} — {}", f.name, f.state.label()))
+        .collect()
+}
+
+/// Builds the menu for an overview: status, one line per folder, Open
+/// Ferry, Sync now, Pause (for an hour / until resumed) or Resume, Quit.
+fn build_menu(app: &AppHandle, overview: &Overview) -> tauri::Result<Menu<Wry>> {
+    let menu = Menu::new(app)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "status",
+        overview.tooltip(),
+        false,
+        None::<&str>,
+    )?)?;
+    let lines = folder_lines(overview);
+    if !lines.is_empty() {
+        menu.append(&PredefinedMenuItem::separator(app)?)?;
+        for (i, line) in lines.iter().enumerate() {
+            menu.append(&MenuItem::with_id(
+                app,
+                format!("folder:{i}"),
+                line,
+                true,
+                None::<&str>,
+            )?)?;
+        }
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "open",
+        "Open Ferry",
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "sync_now",
+        "Sync now",
+        true,
+        None::<&str>,
+    )?)?;
+    if overview.paused {
+        menu.append(&MenuItem::with_id(
+            app,
+            "resume",
+            "Resume syncing",
+            true,
+            None::<&str>,
+        )?)?;
+    } else {
+        let hour = MenuItem::with_id(app, "pause_hour", "For 1 hour", true, None::<&str>)?;
+        let until = MenuItem::with_id(app, "pause", "Until I resume", true, None::<&str>)?;
+        menu.append(&Submenu::with_items(
+            app,
+            pause_label(overview),
+            true,
+            &[&hour, &until],
+        )?)?;
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "quit",
+        "Quit Ferry",
+        true,
+        None::<&str>,
+    )?)?;
+    Ok(menu)
+}
+
+/// What the menu shows; the menu is rebuilt only when this changes.
+fn menu_key(overview: &Overview) -> (String, Vec<String>, bool) {
+    (overview.tooltip(), folder_lines(overview), overview.paused)
 }
 
 /// Adds the tray icon and keeps it in step with the engine.
 pub fn install(app: &AppHandle, shell: &Shell) -> tauri::Result<()> {
     let overview = shell.engine().overview();
-    let status = MenuItem::with_id(app, "status", overview.tooltip(), false, None::<&str>)?;
-    let open = MenuItem::with_id(app, "open", "Open Ferry", true, None::<&str>)?;
-    let sync_now = MenuItem::with_id(app, "sync_now", "Sync now", true, None::<&str>)?;
-    let pause = MenuItem::with_id(app, "pause", pause_label(&overview), true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit Ferry", true, None::<&str>)?;
-    let menu = Menu::with_items(
-        app,
-        &[
-            &status,
-            &PredefinedMenuItem::separator(app)?,
-            &open,
-            &sync_now,
-            &pause,
-            &PredefinedMenuItem::separator(app)?,
-            &quit,
-        ],
-    )?;
     let tray = TrayIconBuilder::with_id(TRAY_ID)
         .icon(Image::from_bytes(icon_png(overview.overall()))?)
         .tooltip(overview.tooltip())
-        .menu(&menu)
+        .menu(&build_menu(app, &overview)?)
         .show_menu_on_left_click(true)
         .on_menu_event(on_menu_event)
         .build(app)?;
 
-    let items = Items { status, pause };
     let mut updates = shell.engine().subscribe();
+    let handle = app.clone();
     tauri::async_runtime::spawn(async move {
+        let mut shown = (menu_key(&overview), overview.overall());
         while updates.changed().await.is_ok() {
             let overview = updates.borrow_and_update().clone();
-            if let Err(e) = show(&tray, &items, &overview) {
+            let now = (menu_key(&overview), overview.overall());
+            if now == shown {
+                continue;
+            }
+            if let Err(e) = show(&handle, &tray, &overview) {
                 tracing::warn!("could not update the tray icon: {e}");
             }
+            shown = now;
         }
     });
     tracing::info!("tray icon installed");
     Ok(())
 }
 
-fn show(tray: &TrayIcon, items: &Items, overview: &Overview) -> tauri::Result<()> {
+fn show(app: &AppHandle, tray: &TrayIcon, overview: &Overview) -> tauri::Result<()> {
     let state = overview.overall();
     tray.set_icon(Some(Image::from_bytes(icon_png(state))?))?;
     tray.set_tooltip(Some(overview.tooltip()))?;
-    items.status.set_text(overview.tooltip())?;
-    items.pause.set_text(pause_label(overview))?;
+    tray.set_menu(Some(build_menu(app, overview)?))?;
     tracing::info!(state = state.as_str(), "tray shows {}", overview.tooltip());
     Ok(())
 }
 
 fn on_menu_event(app: &AppHandle, event: MenuEvent) {
     let shell = app.state::<Shell>();
-    tracing::info!(item = event.id().as_ref(), "tray menu");
-    match event.id().as_ref() {
+    let id = event.id().as_ref();
+    tracing::info!(item = id, "tray menu");
+    match id {
         "open" => window::show_main(app),
         "sync_now" => shell.engine().sync_now(),
-        "pause" => {
-            if shell.engine().overview().paused {
-                shell.engine().resume();
-            } else {
-                shell.engine().pause();
-            }
-        }
+        "pause" => shell.pause_for(None),
+        "pause_hour" => shell.pause_for(Some(std::time::Duration::from_secs(3600))),
+        "resume" => shell.resume(),
         "quit" => {
             tracing::info!("quit from the tray");
             app.exit(0);
         }
+        other if other.starts_with("folder:") => window::show_main(app),
         _ => {}
     }
 }
@@ -181,5 +244,31 @@ mod tests {
         o.paused = true;
         assert_eq!(pause_label(&o), "Resume syncing");
         assert_eq!(o.tooltip(), "Ferry — Syncing is paused");
+    }
+
+    #[test]
+    fn each_folder_has_a_line_with_its_state() {
+        let folder = |name: &str, state| ferry::sync::FolderStatus {
+            id: name.into(),
+            name: name.into(),
+            path: format!("/home/e/{name}"),
+            state,
+            message: String::new(),
+            last_synced: None,
+            pending: 0,
+            recent: vec![],
+            conflicts: vec![],
+        };
+        let o = Overview {
+            folders: vec![
+                folder("Website", SyncState::Synced),
+                folder("Handbook", SyncState::Error),
+            ],
+            paused: false,
+        };
+        assert_eq!(
+            folder_lines(&o),
+            ["Website — Synced", "Handbook — Needs attention"]
+        );
     }
 }

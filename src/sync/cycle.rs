@@ -161,17 +161,14 @@ pub fn run(
             }
         }
 
-        // 3. Cheap check, then fetch only when the server moved.
-        let tip = at("checking the server", repo.remote_tip(auth))?;
-        let remote = match tip {
-            RemoteTip::At(oid) if Some(oid) != repo.tracking() => {
-                report.fetched = true;
-                match at("fetching", repo.fetch(auth))? {
-                    RemoteTip::At(o) => Some(o),
-                    RemoteTip::Missing => None,
-                }
+        // 3. Ask the server for its branch: one request when nothing moved
+        // (the ref advertisement), a download only when something did.
+        let known = repo.tracking();
+        let remote = match at("checking the server", repo.fetch(auth))? {
+            RemoteTip::At(o) => {
+                report.fetched = Some(o) != known;
+                Some(o)
             }
-            RemoteTip::At(oid) => Some(oid),
             RemoteTip::Missing => None,
         };
 

@@ -245,8 +245,12 @@ fn folder_statuses(config: &Config) -> Vec<FolderStatus> {
             id: f.id.clone(),
             name: display_name(&f.path),
             path: f.path.display().to_string(),
-            state: SyncState::Paused,
-            message: "Not syncing yet".into(),
+            state: if f.paused {
+                SyncState::Paused
+            } else {
+                SyncState::Syncing
+            },
+            message: if f.paused { "Paused" } else { "Starting…" }.into(),
             last_synced: None,
             pending: 0,
             recent: Vec::new(),

@@ -259,6 +259,27 @@ impl Desktop {
             .collect()
     }
 
+    /// Records every desktop notification sent on this desktop's bus
+    /// (`dbus-monitor` on the Notify call); read them with [`Desktop::notifications`].
+    pub fn watch_notifications(&mut self) {
+        let log = std::fs::File::create(self.root.path().join("notifications.txt"))
+            .expect("create the notifications log");
+        let mut cmd = self.command("dbus-monitor");
+        cmd.args([
+            "--session",
+            "interface='org.freedesktop.Notifications',member='Notify'",
+        ])
+        .stdout(log)
+        .stderr(Stdio::null());
+        self.spawn_guarded(&mut cmd);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// What [`Desktop::watch_notifications`] has seen so far.
+    pub fn notifications(&self) -> String {
+        std::fs::read_to_string(self.root.path().join("notifications.txt")).unwrap_or_default()
+    }
+
     /// Starts gnome-keyring's Secret Service on this desktop's bus, with an
     /// unlocked login keyring (as a desktop login does).
     pub fn start_keyring(&mut self) {

@@ -69,8 +69,12 @@ fn tray_icon_shows_the_status_and_its_menu_works() {
         "the menu is wide enough to read: {:?}",
         menu.geometry
     );
-    // First enabled items: Open Ferry, Sync now, Pause syncing (the status line is disabled).
-    desktop.xdotool(&["key", "Down", "Down", "Down", "Return"]);
+    // First enabled items: Open Ferry, Sync now, Pause syncing (the status
+    // line is disabled; no folders yet); Pause opens For 1 hour / Until I resume.
+    desktop.xdotool(&["key", "Down", "Down", "Down", "Right"]);
+    std::thread::sleep(Duration::from_millis(400));
+    desktop.screenshot("tray-02b-pause-submenu");
+    desktop.xdotool(&["key", "Return"]);
     desktop.wait("the grey 'paused' picture", Duration::from_secs(10), || {
         let px = icon_pixels(&desktop, &icon);
         (count_pixels(&px, grey) > area / 4 && count_pixels(&px, green) == 0).then_some(())
@@ -78,12 +82,21 @@ fn tray_icon_shows_the_status_and_its_menu_works() {
     desktop.screenshot("tray-03-paused");
     let log = app.log();
     assert!(
-        log.contains("tray menu item=\"pause\"") && log.contains("syncing paused"),
+        log.contains("tray menu item=\"pause_hour\"") && log.contains("syncing paused for a while"),
         "the click reached the engine:\n{log}"
     );
 
+    // Paused, the menu offers Resume in the same place.
     open_menu(&desktop, &icon);
     desktop.screenshot("tray-04-menu-resume");
+    desktop.xdotool(&["key", "Down", "Down", "Down", "Return"]);
+    desktop.wait(
+        "the green 'synced' picture again",
+        Duration::from_secs(10),
+        || (count_pixels(&icon_pixels(&desktop, &icon), green) > area / 4).then_some(()),
+    );
+
+    open_menu(&desktop, &icon);
     // Up from nothing selected lands on the last item: Quit Ferry.
     desktop.xdotool(&["key", "Up", "Return"]);
     let status = app.wait_exit(Duration::from_secs(10));

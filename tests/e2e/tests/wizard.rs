@@ -337,8 +337,9 @@ fn a_folder_with_files_is_backed_up_before_the_repository_arrives() {
 }
 
 #[test]
-fn a_conflict_shows_a_card_that_opens_both_versions() {
-    let (desktop, kit) = desktop_and_kit(Options::default());
+fn a_conflict_shows_a_card_that_opens_both_versions_and_a_notification() {
+    let (mut desktop, kit) = desktop_and_kit(Options::default());
+    desktop.watch_notifications();
     let driver = Driver::start(&desktop);
     let session = driver.session();
     connect_with_token(&session, &kit, None);
@@ -387,6 +388,17 @@ fn a_conflict_shows_a_card_that_opens_both_versions() {
         .iter()
         .find(|p| p.contains("about (conflict"))
         .unwrap();
+    // One desktop notification says so (routine syncs before it said nothing).
+    let seen = wait_for("the conflict notification", Duration::from_secs(10), || {
+        let n = desktop.notifications();
+        n.contains("Two versions of a file were kept in Website")
+            .then_some(n)
+    });
+    assert_eq!(
+        seen.matches("member=Notify").count(),
+        1,
+        "only the conflict was notified:\n{seen}"
+    );
     assert_eq!(
         std::fs::read_to_string(copy).unwrap(),
         "# About us\n\nMy version.\n",

@@ -4,11 +4,13 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
   AccountView,
   AddedFolder,
+  AppInfo,
   AppOverview,
   CheckReport,
   CloneProgress,
   Connected,
   FolderCheck,
+  Preferences,
   Project,
   ProjectPage,
   SignInLinks,
@@ -82,3 +84,9 @@ export function errorCode(e: unknown): string {
   if (e && typeof e === "object" && "code" in e) return String((e as { code: unknown }).code);
   return "internal";
 }
+
+// Settings.
+export const getPreferences = () => invoke<Preferences>("get_preferences");
+export const setPreferences = (preferences: Preferences) => invoke<Preferences>("set_preferences", { preferences });
+export const appInfo = () => invoke<AppInfo>("app_info");
+export const openLogs = () => invoke<void>("open_logs");

@@ -145,3 +145,18 @@ export interface AccountView {
   auth: "token" | "oauth";
   folders: number;
 }
+
+export interface Preferences {
+  start_at_login: boolean;
+  notifications: boolean;
+  poll_interval_secs: number;
+  quiet_period_ms: number;
+  commit_messages: "descriptive" | "simple";
+  sign_ins_in_plain_file: boolean;
+}
+
+export interface AppInfo {
+  version: string;
+  logs: string;
+  settings: string;
+}

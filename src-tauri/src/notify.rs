@@ -1,0 +1,156 @@
+//! Desktop notifications for what needs the user — a conflict, "sign in
+//! again", a protected branch, a folder that vanished — never for routine
+//! syncs. Each is sent once, when a folder enters that state.
+
+use ferry::sync::{Overview, SyncState};
+use tauri::AppHandle;
+use tauri_plugin_notification::NotificationExt;
+
+use crate::state::Shell;
+
+/// One notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// The headline.
+    pub title: String,
+    /// One or two sentences.
+    pub body: String,
+}
+
+/// What changed between two overviews that the user must hear about.
+pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for f in &after.folders {
+        // A folder that just appeared starts out quiet.
+        let Some(old) = before.folders.iter().find(|o| o.id == f.id) else {
+            continue;
+        };
+        let old = Some(old);
+        let was = |s: SyncState| old.is_some_and(|o| o.state == s && o.message == f.message);
+        let alert = match f.state {
+            SyncState::Conflict if !was(SyncState::Conflict) => {
+                Some(format!("Two versions of a file were kept in {}", f.name))
+            }
+            SyncState::Error if !was(SyncState::Error) => Some(format!("{} needs you", f.name)),
+            // Paused by Ferry itself (a vanished folder, a mass deletion), not by the user.
+            SyncState::Paused
+                if !after.paused && f.message != "Paused" && !was(SyncState::Paused) =>
+            {
+                Some(format!("Syncing {} is paused", f.name))
+            }
+            _ => None,
+        };
+        if let Some(title) = alert {
+            out.push(Alert {
+                title,
+                body: f.message.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Shows notifications as the engine's status changes, if the user wants them.
+pub fn install(app: &AppHandle, shell: &Shell) {
+    let mut updates = shell.engine().subscribe();
+    let app = app.clone();
+    let shell = shell.clone();
+    tauri::async_runtime::spawn(async move {
+        let mut before = updates.borrow_and_update().clone();
+        while updates.changed().await.is_ok() {
+            let after = updates.borrow_and_update().clone();
+            let wanted = shell
+                .settings()
+                .map(|c| c.preferences.notifications)
+                .unwrap_or(true);
+            for alert in alerts(&before, &after) {
+                if !wanted {
+                    continue;
+                }
+                tracing::info!(title = %alert.title, "notification");
+                if let Err(e) = app
+                    .notification()
+                    .builder()
+                    .title(&alert.title)
+                    .body(&alert.body)
+                    .show()
+                {
+                    tracing::warn!("could not show a notification: {e}");
+                }
+            }
+            before = after;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry::sync::FolderStatus;
+
+    fn overview(state: SyncState, message: &str) -> Overview {
+        Overview {
+            folders: vec![FolderStatus {
+                id: "site".into(),
+                name: "Website".into(),
+                path: "/home/e/Website".into(),
+                state,
+                message: message.into(),
+                last_synced: None,
+                pending: 0,
+                recent: vec![],
+                conflicts: vec![],
+            }],
+            paused: false,
+        }
+    }
+
+    #[test]
+    fn routine_syncs_say_nothing() {
+        let a = overview(SyncState::Synced, "Up to date");
+        let b = overview(SyncState::Syncing, "Syncing…");
+        assert!(alerts(&a, &b).is_empty());
+        assert!(alerts(&b, &a).is_empty());
+        let offline = overview(SyncState::Offline, "GitLab can't be reached");
+        assert!(alerts(&a, &offline).is_empty(), "offline heals itself");
+    }
+
+    #[test]
+    fn a_conflict_or_an_error_is_told_once() {
+        let ok = overview(SyncState::Synced, "Up to date");
+        let conflict = overview(
+            SyncState::Conflict,
+            "Both versions were kept (about (conflict …).md)",
+        );
+        let told = alerts(&ok, &conflict);
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].title, "Two versions of a file were kept in Website");
+        assert!(alerts(&conflict, &conflict).is_empty(), "not again");
+        let error = overview(SyncState::Error, "Sign in again: your token was revoked.");
+        let told = alerts(&ok, &error);
+        assert_eq!(told[0].title, "Website needs you");
+        assert_eq!(told[0].body, "Sign in again: your token was revoked.");
+    }
+
+    #[test]
+    fn a_new_folder_is_not_news() {
+        let none = Overview {
+            folders: vec![],
+            paused: false,
+        };
+        let starting = overview(SyncState::Syncing, "Starting…");
+        assert!(alerts(&none, &starting).is_empty());
+    }
+
+    #[test]
+    fn a_vanished_folder_is_told_but_a_user_pause_is_not() {
+        let ok = overview(SyncState::Synced, "Up to date");
+        let user = overview(SyncState::Paused, "Paused");
+        assert!(alerts(&ok, &user).is_empty());
+        let mut all = overview(SyncState::Paused, "Paused");
+        all.paused = true;
+        assert!(alerts(&ok, &all).is_empty());
+        let vanished = overview(SyncState::Paused, "The folder /home/e/Website is missing.");
+        assert_eq!(alerts(&ok, &vanished)[0].title, "Syncing Website is paused");
+    }
+}
