@@ -17,6 +17,10 @@ pub struct Alert {
     pub body: String,
 }
 
+fn o_conflicts(old: Option<&ferry::sync::FolderStatus>) -> &[String] {
+    old.map(|o| o.conflicts.as_slice()).unwrap_or(&[])
+}
+
 /// What changed between two overviews that the user must hear about.
 pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
     let mut out = Vec::new();
@@ -28,7 +32,11 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
         let old = Some(old);
         let was = |s: SyncState| old.is_some_and(|o| o.state == s && o.message == f.message);
         let alert = match f.state {
-            SyncState::Conflict if !was(SyncState::Conflict) => {
+            // A new conflict copy, not a reworded message about an old one.
+            SyncState::Conflict
+                if f.conflicts.iter().any(|c| !o_conflicts(old).contains(c))
+                    || (f.conflicts.is_empty() && !was(SyncState::Conflict)) =>
+            {
                 Some(format!("Two versions of a file were kept in {}", f.name))
             }
             SyncState::Error if !was(SyncState::Error) => Some(format!("{} needs you", f.name)),
@@ -126,6 +134,24 @@ mod tests {
         assert_eq!(told.len(), 1);
         assert_eq!(told[0].title, "Two versions of a file were kept in Website");
         assert!(alerts(&conflict, &conflict).is_empty(), "not again");
+        let mut listed = overview(SyncState::Conflict, "about (conflict …).md");
+        listed.folders[0].conflicts = vec!["about (conflict …).md".into()];
+        assert_eq!(alerts(&ok, &listed).len(), 1);
+        let mut reworded = listed.clone();
+        reworded.folders[0].message = "Two versions were kept: about (conflict …).md".into();
+        assert!(
+            alerts(&listed, &reworded).is_empty(),
+            "same copy, new words"
+        );
+        let mut another = reworded.clone();
+        another.folders[0]
+            .conflicts
+            .push("index (conflict …).md".into());
+        assert_eq!(
+            alerts(&reworded, &another).len(),
+            1,
+            "a second copy is news"
+        );
         let error = overview(SyncState::Error, "Sign in again: your token was revoked.");
         let told = alerts(&ok, &error);
         assert_eq!(told[0].title, "Website needs you");

@@ -170,7 +170,9 @@ impl Engine {
                 }
                 let root = Path::new(&f.path).to_path_buf();
                 f.conflicts.retain(|c| root.join(c).exists());
-                if !f.conflicts.is_empty() && f.state == SyncState::Synced {
+                if !f.conflicts.is_empty()
+                    && matches!(f.state, SyncState::Synced | SyncState::Conflict)
+                {
                     f.state = SyncState::Conflict;
                     f.message = format!(
                         "Two versions were kept of a file changed in two places: {}",

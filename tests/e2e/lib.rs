@@ -120,13 +120,19 @@ pub struct Desktop {
 impl Desktop {
     /// Starts Xvfb (1280x800) on a free display and a D-Bus session bus.
     pub fn start() -> Desktop {
+        Self::start_sized(1280, 800)
+    }
+
+    /// [`Desktop::start`] with a screen of `width` x `height` pixels (for 200% scale).
+    pub fn start_sized(width: u32, height: u32) -> Desktop {
+        let screen = format!("{width}x{height}x24");
         let mut xvfb = Command::new("Xvfb")
             .args([
                 "-displayfd",
                 "1",
                 "-screen",
                 "0",
-                "1280x800x24",
+                &screen,
                 "-nolisten",
                 "tcp",
             ])

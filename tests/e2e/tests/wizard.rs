@@ -369,7 +369,11 @@ fn a_conflict_shows_a_card_that_opens_both_versions_and_a_notification() {
     let card = session.find("[data-testid=conflict-card]");
     let text = session.text(&card);
     assert!(text.contains("about (conflict"), "{text}");
-    assert_eq!(card_state(&session), "conflict");
+    wait_for(
+        "the folder to show the conflict",
+        Duration::from_secs(10),
+        || (card_state(&session) == "conflict").then_some(()),
+    );
     session.screenshot("main-conflict");
     assert_eq!(
         std::fs::read_to_string(dir.join("about.md")).unwrap(),
