@@ -34,6 +34,8 @@ fn main() {
         "set_preferences",
         "app_info",
         "open_logs",
+        "reconnect_with_token",
+        "reconnect_with_oauth",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands))
         .expect("tauri-build failed: check tauri.conf.json and capabilities/");

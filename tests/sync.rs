@@ -690,7 +690,7 @@ fn s11_a_stale_lock_is_removed_and_a_live_gits_lock_is_waited_for() {
 }
 
 #[test]
-fn s13_a_revoked_sign_in_stops_pushing_and_local_commits_continue() {
+fn s13_a_revoked_sign_in_stops_pushing_local_commits_continue_and_signing_in_again_sends_them() {
     let w = World::new(&["a"]);
     reqwest::blocking::Client::new()
         .post(format!("{}/-/testkit/tokens/revoke", w.kit.url()))
@@ -713,6 +713,37 @@ fn s13_a_revoked_sign_in_stops_pushing_and_local_commits_continue() {
         "Add offline-edit.md",
         "the edit is committed locally meanwhile"
     );
+
+    // Signing in again with a new token sends what waited; nothing was lost.
+    let fresh: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/-/testkit/tokens", w.kit.url()))
+        .json(&json!({"username": "editor", "scopes": ["api", "read_user", "read_repository", "write_repository"]}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = fresh["token"].as_str().unwrap();
+    let reviewer_token = w.kit.info().second_token.clone();
+    let wrong = w.ferry(
+        &w.clients[0],
+        &["instance", "reconnect", "a", "--token-stdin"],
+        &format!("{reviewer_token}\n"),
+    );
+    assert!(!wrong.status.success());
+    assert!(text(&wrong).contains("reviewer"), "{}", text(&wrong));
+    let again = w.ferry(
+        &w.clients[0],
+        &["instance", "reconnect", "a", "--token-stdin"],
+        &format!("{token}\n"),
+    );
+    assert!(again.status.success(), "{}", text(&again));
+    let out = w.sync(0);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        w.server_files().get("offline-edit.md").map(Vec::as_slice),
+        Some(b"kept locally\n".as_slice())
+    );
+    w.check_invariants(&[b"kept locally\n"]);
 }
 
 #[test]

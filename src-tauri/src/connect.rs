@@ -200,6 +200,56 @@ pub async fn connect_with_oauth(
     }
 }
 
+/// Signs an account in again with a new token (`ferry instance reconnect`);
+/// its folders retry at once.
+#[tauri::command]
+pub async fn reconnect_with_token(
+    shell: State<'_, Shell>,
+    instance: String,
+    token: String,
+) -> Result<Connected, UiError> {
+    let again = shell
+        .accounts()
+        .reconnect_with_token(&instance, Sensitive::new(token))
+        .await?;
+    shell.engine().sync_now();
+    Ok(again.into())
+}
+
+/// Signs an account in again through the browser; its folders retry at once.
+#[tauri::command]
+pub async fn reconnect_with_oauth(
+    shell: State<'_, Shell>,
+    instance: String,
+    client_id: String,
+    client_secret: Option<String>,
+) -> Result<Connected, UiError> {
+    let app = App {
+        client_id: client_id.trim().to_string(),
+        client_secret: client_secret
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .map(Sensitive::new),
+    };
+    let accounts = shell.accounts();
+    let task = tauri::async_runtime::spawn(async move {
+        accounts
+            .reconnect_with_oauth(&instance, app, &SignInOptions::default(), |_| {})
+            .await
+    });
+    shell.set_sign_in(Some(task.inner().abort_handle()));
+    let result = task.await;
+    shell.set_sign_in(None);
+    match result {
+        Ok(Ok(again)) => {
+            shell.engine().sync_now();
+            Ok(again.into())
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(UiError::new("cancelled", "Sign-in cancelled.")),
+    }
+}
+
 /// Stops waiting for a browser sign-in.
 #[tauri::command]
 pub fn cancel_sign_in(shell: State<'_, Shell>) {

@@ -126,6 +126,10 @@ pub struct AccountView {
     pub username: Option<String>,
     /// `token` or `oauth`.
     pub auth: AuthKind,
+    /// The OAuth application's ID, for signing in again.
+    pub oauth_client_id: Option<String>,
+    /// Where to create a new token for it.
+    pub token_url: String,
     /// How many folders use it.
     pub folders: usize,
 }
@@ -145,6 +149,8 @@ pub fn list_accounts(shell: State<'_, Shell>) -> Result<Vec<AccountView>, UiErro
             url: i.url.clone(),
             username: i.username.clone(),
             auth: i.auth,
+            oauth_client_id: i.oauth_client_id.clone(),
+            token_url: ferry::gitlab::address::token_creation_url(&i.url),
             folders: config.folders.iter().filter(|f| f.instance == i.id).count(),
         })
         .collect())

@@ -76,6 +76,8 @@ fn main() {
             connect::connect_with_token,
             connect::connect_with_oauth,
             connect::cancel_sign_in,
+            connect::reconnect_with_token,
+            connect::reconnect_with_oauth,
             connect::list_projects,
             connect::create_project,
             connect::add_folder,

@@ -123,6 +123,17 @@ enum InstanceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Sign an account in again (its token expired or was revoked), keeping its folders.
+    Reconnect {
+        /// The account (its name).
+        name: String,
+        /// Read the new personal access token from standard input.
+        #[arg(long, required = true)]
+        token_stdin: bool,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the connection step by step; exits 0 only if every step passes.
     Check {
         /// The account (its name) or any GitLab address.
@@ -355,6 +366,31 @@ fn run_instance(
                         );
                     }
                     for w in &added.warnings {
+                        eprintln!("Note: {w}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(account_failure(e, json)),
+            }
+        }
+        InstanceCommand::Reconnect {
+            name,
+            token_stdin: _,
+            json,
+        } => {
+            let accounts = accounts_for(dirs, store)?;
+            let token = read_stdin_line("access token")?;
+            match runtime()?.block_on(accounts.reconnect_with_token(&name, token)) {
+                Ok(again) => {
+                    if json {
+                        println!("{}", serde_json::to_string(&again)?);
+                    } else {
+                        println!(
+                            "Signed in again to {} as {}. Folders using “{}” continue syncing.",
+                            again.instance.url, again.user.username, again.instance.name
+                        );
+                    }
+                    for w in &again.warnings {
                         eprintln!("Note: {w}");
                     }
                     Ok(ExitCode::SUCCESS)

@@ -41,6 +41,16 @@ pub enum AccountError {
     /// The settings file failed.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The new sign-in belongs to someone else than the account's user.
+    #[error("This sign-in is for {found}, but the account “{name}” is {expected}'s. Sign in as {expected}, or add {found} as a new account.")]
+    OtherUser {
+        /// The account.
+        name: String,
+        /// Its user.
+        expected: String,
+        /// Who signed in now.
+        found: String,
+    },
     /// The name is already used by another account.
     #[error(
         "An account named “{0}” already exists. Choose another name, or remove that account first."
@@ -85,6 +95,7 @@ impl AccountError {
             Self::Secrets(_) => "secrets",
             Self::Config(_) => "settings",
             Self::NameTaken(_) => "name_taken",
+            Self::OtherUser { .. } => "other_user",
             Self::AlreadyConnected { .. } => "already_connected",
             Self::UnknownAccount(_) => "unknown_account",
             Self::TokenInactive(_) => "token_inactive",
@@ -207,7 +218,91 @@ impl Accounts {
         let server = Server::find(input, ca_file.as_deref()).await?;
         let token = Sensitive::new(token.expose().trim().to_string());
         let user = server.user(Credential::Personal(&token)).await?;
-        let info = server.token_self(&token).await?;
+        let warnings = self.check_token(&server, &token).await?;
+        let instance = self.new_instance(&server, &user, AuthKind::Token, ca_file, name, None)?;
+        self.save(&instance, &Credentials::Personal { token })?;
+        Ok(Added {
+            instance,
+            user,
+            warnings,
+        })
+    }
+
+    /// Signs an existing account in again with a new personal access token
+    /// (after the old one expired or was revoked): checked like a new one,
+    /// and it must be the same user. Folders keep working with it at once.
+    pub async fn reconnect_with_token(
+        &self,
+        name_or_id: &str,
+        token: Sensitive<String>,
+    ) -> Result<Added, AccountError> {
+        self.secrets.probe()?;
+        let instance = self.find(name_or_id)?;
+        let server = self.server(&instance)?;
+        let token = Sensitive::new(token.expose().trim().to_string());
+        let user = server.user(Credential::Personal(&token)).await?;
+        self.same_user(&instance, &user)?;
+        let warnings = self.check_token(&server, &token).await?;
+        self.secrets
+            .save(&instance.id, &Credentials::Personal { token })?;
+        let instance = self.set_auth(&instance, AuthKind::Token, None)?;
+        Ok(Added {
+            instance,
+            user,
+            warnings,
+        })
+    }
+
+    /// Signs an existing account in again through the browser.
+    pub async fn reconnect_with_oauth(
+        &self,
+        name_or_id: &str,
+        app: App,
+        options: &SignInOptions,
+        show_url: impl FnOnce(&str),
+    ) -> Result<Added, AccountError> {
+        self.secrets.probe()?;
+        let instance = self.find(name_or_id)?;
+        let server = self.server(&instance)?;
+        let tokens = oauth::sign_in(&server, &app, options, show_url).await?;
+        let user = server.user(Credential::OAuth(&tokens.access_token)).await?;
+        self.same_user(&instance, &user)?;
+        let client_id = app.client_id.clone();
+        self.secrets.save(
+            &instance.id,
+            &Credentials::OAuth {
+                access_token: tokens.access_token,
+                refresh_token: tokens.refresh_token,
+                expires_at: tokens.expires_at,
+                client_secret: app.client_secret,
+            },
+        )?;
+        let instance = self.set_auth(&instance, AuthKind::Oauth, Some(client_id))?;
+        Ok(Added {
+            instance,
+            user,
+            warnings: Vec::new(),
+        })
+    }
+
+    fn same_user(&self, instance: &Instance, user: &User) -> Result<(), AccountError> {
+        match &instance.username {
+            Some(expected) if expected != &user.username => Err(AccountError::OtherUser {
+                name: instance.name.clone(),
+                expected: expected.clone(),
+                found: user.username.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks a personal token is active and has the scopes; returns warnings.
+    async fn check_token(
+        &self,
+        server: &Server,
+        token: &Sensitive<String>,
+    ) -> Result<Vec<String>, AccountError> {
+        let info = server.token_self(token).await?;
         let create_url = address::token_creation_url(server.base());
         if !info.active || info.revoked {
             return Err(AccountError::TokenInactive(create_url));
@@ -220,17 +315,29 @@ impl Accounts {
             }
             .into());
         }
-        let mut warnings = Vec::new();
-        if let Some(w) = expiry_warning(info.expires_at, Utc::now().date_naive(), &create_url) {
-            warnings.push(w);
-        }
-        let instance = self.new_instance(&server, &user, AuthKind::Token, ca_file, name, None)?;
-        self.save(&instance, &Credentials::Personal { token })?;
-        Ok(Added {
-            instance,
-            user,
-            warnings,
-        })
+        Ok(
+            expiry_warning(info.expires_at, Utc::now().date_naive(), &create_url)
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    fn set_auth(
+        &self,
+        instance: &Instance,
+        auth: AuthKind,
+        oauth_client_id: Option<String>,
+    ) -> Result<Instance, AccountError> {
+        let id = instance.id.clone();
+        Ok(self.store.update(|c| {
+            let mut updated = None;
+            if let Some(i) = c.instances.iter_mut().find(|i| i.id == id) {
+                i.auth = auth;
+                i.oauth_client_id = oauth_client_id;
+                updated = Some(i.clone());
+            }
+            updated.unwrap_or_else(|| instance.clone())
+        })?)
     }
 
     /// Adds an account through the OAuth application `app` (browser sign-in).

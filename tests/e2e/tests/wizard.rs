@@ -409,3 +409,90 @@ fn a_conflict_shows_a_card_that_opens_both_versions_and_a_notification() {
         "the copy holds this computer's version"
     );
 }
+
+fn admin(kit: &ferry_testkit::Testkit, path: &str, body: serde_json::Value) -> serde_json::Value {
+    reqwest::blocking::Client::new()
+        .post(format!("{}/-/testkit{path}", kit.url()))
+        .json(&body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_revoked_token_asks_to_sign_in_again_and_nothing_waits_after() {
+    let (mut desktop, kit) = desktop_and_kit(Options::default());
+    desktop.watch_notifications();
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+    connect_with_token(&session, &kit, None);
+    let dir = set_up_folder(&desktop, &session, PROJECT, "Website");
+    session.click(&session.find_with_text("button", "Go to your folders"));
+    wait_for("the folder to be synced", Duration::from_secs(20), || {
+        (card_state(&session) == "synced").then_some(())
+    });
+
+    // Someone revokes the token on GitLab; the next save can't be sent.
+    admin(
+        &kit,
+        "/tokens/revoke",
+        serde_json::json!({"username": "editor"}),
+    );
+    std::fs::write(dir.join("after-revoke.md"), "written after the revoke\n").unwrap();
+    wait_for(
+        "the folder to need the user",
+        Duration::from_secs(20),
+        || (card_state(&session) == "error").then_some(()),
+    );
+    let message = session.text(&session.find("[data-testid=folder-message]"));
+    assert!(message.contains("Sign in again"), "{message}");
+    wait_for("a notification", Duration::from_secs(10), || {
+        desktop
+            .notifications()
+            .contains("Website needs you")
+            .then_some(())
+    });
+    session.screenshot("main-sign-in-again");
+
+    // Settings → Accounts shows why, and takes a new token.
+    session.click(&session.find_with_text("button", "Settings"));
+    session.click(&session.find_with_text("button", "Manage accounts"));
+    let state = session.find("[data-testid=account-state][data-kind=sign-in]");
+    assert!(
+        session.text(&state).starts_with("! Sign in again"),
+        "{}",
+        session.text(&state)
+    );
+    session.click(&session.find_with_text("button", "Sign in again…"));
+    let fresh = admin(
+        &kit,
+        "/tokens",
+        serde_json::json!({"username": "editor", "scopes": ["api", "read_user", "read_repository", "write_repository"]}),
+    );
+    let field = session.find("input[name=again-token]");
+    session.type_text(&field, fresh["token"].as_str().unwrap());
+    session.screenshot("accounts-sign-in-again");
+    session.click(&session.find_with_text(".again button", "Sign in again"));
+    session.find_with_text("[data-testid=account-done]", "Signed in again as editor");
+    session.find("[data-testid=account-state][data-kind=ok]");
+    session.screenshot("accounts");
+
+    // What waited is sent.
+    wait_for(
+        "the waiting save to reach GitLab",
+        Duration::from_secs(20),
+        || {
+            server_files(&kit, PROJECT)
+                .contains(&"after-revoke.md".to_string())
+                .then_some(())
+        },
+    );
+    session.click(&session.find_with_text("button", "Done"));
+    session.click(&session.find_with_text("button", "Done"));
+    wait_for(
+        "the folder to be synced again",
+        Duration::from_secs(20),
+        || (card_state(&session) == "synced").then_some(()),
+    );
+}

@@ -44,6 +44,10 @@ export const connectWithToken = (address: string, token: string, caFile: string 
 export const connectWithOauth = (address: string, clientId: string, clientSecret: string | null, caFile: string | null) =>
   invoke<Connected>("connect_with_oauth", { address, clientId, clientSecret, caFile });
 export const cancelSignIn = () => invoke<void>("cancel_sign_in");
+export const reconnectWithToken = (instance: string, token: string) =>
+  invoke<Connected>("reconnect_with_token", { instance, token });
+export const reconnectWithOauth = (instance: string, clientId: string, clientSecret: string | null) =>
+  invoke<Connected>("reconnect_with_oauth", { instance, clientId, clientSecret });
 export const listProjects = (instance: string, search: string | null, page: number) =>
   invoke<ProjectPage>("list_projects", { instance, search, page });
 export const createProject = (instance: string, name: string) => invoke<Project>("create_project", { instance, name });

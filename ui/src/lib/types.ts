@@ -143,6 +143,8 @@ export interface AccountView {
   url: string;
   username: string | null;
   auth: "token" | "oauth";
+  oauth_client_id: string | null;
+  token_url: string;
   folders: number;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { problemHeading, conflictOriginal, formatBytes, isConflictCopy, progressView, setUpText } from "./wizard";
+import { accountState, problemHeading, conflictOriginal, formatBytes, isConflictCopy, progressView, setUpText } from "./wizard";
 
 describe("formatBytes", () => {
   it("reads like a file manager", () => {
@@ -51,5 +51,19 @@ describe("problemHeading", () => {
     expect(problemHeading("tls")).toBe("The connection can't be trusted");
     expect(problemHeading("connect")).toBe("The server can't be reached");
     expect(problemHeading("something-new")).toBe("Something needs fixing");
+  });
+});
+
+describe("accountState", () => {
+  const step = (id: string, outcome: "pass" | "warn" | "fail", detail = "") => ({ id, title: id, outcome, millis: 1, detail });
+  it("reads a connection check as the account's state", () => {
+    expect(accountState("checking").kind).toBe("checking");
+    expect(accountState({ address: "", base_url: null, ok: true, steps: [step("sign_in", "pass")] })).toEqual({ kind: "ok", text: "Connected" });
+    expect(accountState({ address: "", base_url: null, ok: true, steps: [step("scopes", "warn", "Your token expires in 3 days.")] })).toEqual({
+      kind: "expiring",
+      text: "Your token expires in 3 days.",
+    });
+    expect(accountState({ address: "", base_url: null, ok: false, steps: [step("sign_in", "fail", "The token was revoked.")] }).kind).toBe("sign-in");
+    expect(accountState({ address: "", base_url: null, ok: false, steps: [step("connect", "fail", "No answer.")] }).kind).toBe("unreachable");
   });
 });

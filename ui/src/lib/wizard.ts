@@ -1,7 +1,7 @@
 // Pure helpers for the connect wizard and the folder cards: progress text,
 // sizes, and conflict copies. Tested in wizard.test.ts.
 
-import type { CloneProgress, SetUp } from "./types";
+import type { CheckReport, CloneProgress, SetUp } from "./types";
 
 /** "512 bytes", "2.0 KB", "1.4 MB", "3.25 GB". */
 export function formatBytes(n: number): string {
@@ -93,4 +93,20 @@ const PROBLEMS: Record<string, string> = {
 /** The heading above a failed server check step. */
 export function problemHeading(stepId: string): string {
   return PROBLEMS[stepId] ?? "Something needs fixing";
+}
+
+
+export type AccountState = { kind: "checking" | "ok" | "expiring" | "sign-in" | "unreachable"; text: string };
+
+/** An account's state in words, from its connection check. */
+export function accountState(r: CheckReport | "checking" | undefined): AccountState {
+  if (!r || r === "checking") return { kind: "checking", text: "Checking the connection…" };
+  const failed = r.steps.find((s) => s.outcome === "fail");
+  if (failed && (failed.id === "sign_in" || failed.id === "scopes")) {
+    return { kind: "sign-in", text: `Sign in again: ${failed.detail}` };
+  }
+  if (failed) return { kind: "unreachable", text: `${failed.title}: ${failed.detail}` };
+  const warned = r.steps.find((s) => s.outcome === "warn" && s.id === "scopes");
+  if (warned) return { kind: "expiring", text: warned.detail };
+  return { kind: "ok", text: "Connected" };
 }
