@@ -496,3 +496,77 @@ fn a_revoked_token_asks_to_sign_in_again_and_nothing_waits_after() {
         || (card_state(&session) == "synced").then_some(()),
     );
 }
+
+#[test]
+fn with_the_keyboard_a_new_repository_is_created_and_removing_the_folder_keeps_its_files() {
+    let (desktop, kit) = desktop_and_kit(Options::default());
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+    const ENTER: &str = "\u{E007}";
+
+    // Steps 1 and 2 with Enter alone.
+    enter_address(&session, kit.url());
+    assert!(server_check_passed(&session));
+    session.type_text(&session.find("input[name=address]"), ENTER);
+    session.find_with_text("h1", "How do you want to sign in?");
+    let token = session.find("input[name=token]");
+    session.type_text(&token, &kit.info().token);
+    session.type_text(&token, ENTER);
+    session.wait_text("h1", "Which repository?", Duration::from_secs(20));
+
+    // Step 3: a new repository, created inline.
+    session.click(&session.find_with_text("button", "Create a new repository"));
+    let name = session.find("input[name=new-repo]");
+    session.type_text(&name, "Team notes");
+    session.screenshot("wizard-3-create-repository");
+    session.type_text(&name, ENTER);
+    session.find_with_text("h1", "Which folder should stay in sync?");
+    let dir = desktop.home().join("Notes");
+    std::fs::create_dir_all(&dir).unwrap();
+    drop_folder(&desktop, &session, &dir);
+    session.click(&session.find_with_text("button", "Start syncing"));
+    session.wait_text(
+        "h1",
+        "Done — your folder is in sync",
+        Duration::from_secs(30),
+    );
+    session.click(&session.find_with_text("button", "Go to your folders"));
+    wait_for("the folder to be synced", Duration::from_secs(20), || {
+        (card_state(&session) == "synced").then_some(())
+    });
+    std::fs::write(dir.join("first.md"), "The first note\n").unwrap();
+    wait_for("the first file on GitLab", Duration::from_secs(20), || {
+        server_files(&kit, "editor/team-notes")
+            .contains(&"first.md".to_string())
+            .then_some(())
+    });
+
+    // Remove asks first, then stops syncing and leaves the files alone.
+    session.click(&session.find_with_text("li.card button", "Remove"));
+    let ask = session.find("[role=alertdialog]");
+    assert!(
+        session.text(&ask).contains("stay on this computer"),
+        "{}",
+        session.text(&ask)
+    );
+    session.screenshot("main-remove-folder");
+    session.click(&session.find_with_text("[role=alertdialog] button", "Stop syncing"));
+    wait_for("the card to go", Duration::from_secs(10), || {
+        session
+            .find_all("li.card[data-folder]")
+            .is_empty()
+            .then_some(())
+    });
+    assert_eq!(
+        std::fs::read_to_string(dir.join("first.md")).unwrap(),
+        "The first note\n"
+    );
+    let settings = std::fs::read_to_string(desktop.config_dir().join("settings.toml")).unwrap();
+    assert!(!settings.contains("team-notes"), "{settings}");
+    std::fs::write(dir.join("after-removal.md"), "not synced\n").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !server_files(&kit, "editor/team-notes").contains(&"after-removal.md".to_string()),
+        "a removed folder is not synced any more"
+    );
+}

@@ -153,15 +153,17 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The files on the server's `main` for `project`.
+/// The files on the server's `main` for `project` (none before its first commit).
 pub fn server_files(kit: &Testkit, project: &str) -> Vec<String> {
-    git(
-        &kit.repo_dir(project),
-        &["ls-tree", "-r", "--name-only", "main"],
-    )
-    .lines()
-    .map(str::to_string)
-    .collect()
+    let out = Command::new("git")
+        .args(["ls-tree", "-r", "--name-only", "main"])
+        .current_dir(kit.repo_dir(project))
+        .output()
+        .expect("git runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// A clone of `project` by another person, with the git CLI.
