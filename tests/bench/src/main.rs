@@ -1,4 +1,4 @@
-//! `ferry-bench sync [--saves N] [--pushes N] [--files N] [--folders N] [--idle-secs S]`:
+//! `ferry-bench sync [--saves N] [--pushes N] [--files N] [--folders N] [--idle-secs S] [--clones N] [--only live,bulk,idle]`:
 //! the sync engine's latency, throughput and idle cost (see `sync.rs`).
 //!
 //! `ferry-bench connect [--projects N] [--runs R]`: the time and the number of
@@ -151,10 +151,17 @@ fn main() -> anyhow::Result<()> {
             files: value("--files", 5000),
             folders: value("--folders", 10),
             idle_secs: value("--idle-secs", 300) as u64,
+            clones: value("--clones", 7),
+            only: args
+                .iter()
+                .position(|a| a == "--only")
+                .and_then(|i| args.get(i + 1))
+                .map(|v| v.split(',').map(str::to_string).collect())
+                .unwrap_or_default(),
         }),
         _ => {
             eprintln!("usage: ferry-bench connect [--projects N] [--runs R]");
-            eprintln!("       ferry-bench sync [--saves N] [--pushes N] [--files N] [--folders N] [--idle-secs S]");
+            eprintln!("       ferry-bench sync [--saves N] [--pushes N] [--files N] [--folders N] [--idle-secs S] [--clones N] [--only live,bulk,idle]");
             std::process::exit(2);
         }
     }

@@ -26,6 +26,16 @@ pub struct Plan {
     pub folders: usize,
     /// Seconds the idle run is measured for (after the active window ends).
     pub idle_secs: u64,
+    /// Clone runs (alternating with `git clone`), for a median.
+    pub clones: usize,
+    /// Run only these parts (`live`, `bulk`, `idle`); all when empty.
+    pub only: Vec<String>,
+}
+
+impl Plan {
+    fn runs(&self, part: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| p == part)
+    }
 }
 
 /// A small deterministic generator for file contents and pauses.
@@ -275,7 +285,7 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
     let mut rows: Vec<[String; 4]> = Vec::new();
 
     // 1 + 2: a running `ferry sync` sending saves and receiving pushes.
-    {
+    if plan.runs("live") {
         let project = new_project(&kit, "live", true);
         let user = User::new(&kit, root.path(), "live");
         let folder = root.path().join("Live");
@@ -378,7 +388,7 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
     }
 
     // 3 + 4: many new files committed and pushed, then cloned.
-    {
+    if plan.runs("bulk") {
         let ferry_project = new_project(&kit, "bulk-ferry", false);
         let git_project = new_project(&kit, "bulk-git", false);
         let user = User::new(&kit, root.path(), "bulk");
@@ -430,12 +440,15 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
 
         let mut ferry_clone = Vec::new();
         let mut git_clone = Vec::new();
-        for run in 0..3 {
+        for run in 0..plan.clones {
+            // Both start with the disk's queue flushed: this VM's I/O is noisy.
+            let _ = Command::new("sync").status();
             let reader = User::new(&kit, root.path(), &format!("reader-{run}"));
             let dir = root.path().join(format!("Clone-{run}"));
             let t = Instant::now();
             reader.add_folder(&ferry_project, &dir);
             ferry_clone.push(t.elapsed());
+            let _ = Command::new("sync").status();
             let t = Instant::now();
             git(
                 root.path(),
@@ -451,8 +464,8 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
         let (f, g) = (median(&ferry_clone), median(&git_clone));
         rows.push([
             format!(
-                "clone of those {} files (`ferry folder add`), median of 3",
-                plan.files
+                "clone of those {} files (`ferry folder add`), median of {}",
+                plan.files, plan.clones
             ),
             secs(f),
             format!(
@@ -465,7 +478,7 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
     }
 
     // 5: many folders doing nothing.
-    {
+    if plan.runs("idle") {
         let user = User::new(&kit, root.path(), "idle");
         for i in 0..plan.folders {
             let project = new_project(&kit, &format!("idle-{i:02}"), true);
