@@ -329,6 +329,8 @@ impl Repo {
         fetch.remote_callbacks(cb);
         let header = auth_header(auth);
         fetch.custom_headers(&[header.expose().as_str()]);
+        // The sign-in goes with every request: never to another host.
+        fetch.follow_redirects(git2::RemoteRedirect::None);
         let mut builder = git2::build::RepoBuilder::new();
         builder.fetch_options(fetch);
         if let Some(b) = branch {
@@ -474,6 +476,8 @@ impl Repo {
         opts.remote_callbacks(callbacks(auth, None));
         let header = auth_header(auth);
         opts.custom_headers(&[header.expose().as_str()]);
+        // The sign-in goes with every request: never to another host.
+        opts.follow_redirects(git2::RemoteRedirect::None);
         opts.prune(git2::FetchPrune::Off);
         let spec = format!("+refs/heads/{b}:refs/remotes/{REMOTE}/{b}", b = self.branch);
         remote.fetch(&[spec.as_str()], Some(&mut opts), Some("ferry: fetch"))?;
@@ -515,6 +519,8 @@ impl Repo {
             opts.remote_callbacks(cb);
             let header = auth_header(auth);
             opts.custom_headers(&[header.expose().as_str()]);
+            // The sign-in goes with every request: never to another host.
+            opts.follow_redirects(git2::RemoteRedirect::None);
             let spec = format!("refs/heads/{b}:refs/heads/{b}", b = self.branch);
             if let Err(e) = remote.push(&[spec.as_str()], Some(&mut opts)) {
                 if lost_the_race(e.message()) {
