@@ -892,11 +892,15 @@ impl Session<'_> {
 
     /// Finds elements matching a CSS selector (empty when none).
     pub fn find_all(&self, css: &str) -> Vec<Element> {
-        let v = self.call(
-            "POST",
-            "/elements",
-            Some(json!({"using": "css selector", "value": css})),
-        );
+        // The page may be re-rendering: that is "none yet", callers wait.
+        let v = self
+            .driver
+            .try_request(
+                "POST",
+                &format!("/session/{}/elements", self.id),
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .unwrap_or_default();
         v.as_array()
             .map(|a| {
                 a.iter()

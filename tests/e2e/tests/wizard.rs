@@ -307,7 +307,14 @@ fn a_folder_with_files_is_backed_up_before_the_repository_arrives() {
         "backing up is the default for a repository with files"
     );
     session.screenshot("wizard-4-folder-with-files");
+    // A slow network, so the download step can be seen.
+    admin(&kit, "/faults", serde_json::json!({"latency_ms": 1500}));
     session.click(&session.find_with_text("button", "Start syncing"));
+    let progress = session.find("[data-testid=clone-progress-text]");
+    assert!(!session.text(&progress).is_empty());
+    session.find("progress#clone-progress");
+    session.screenshot("wizard-5-downloading");
+    admin(&kit, "/faults", serde_json::json!({}));
     let done = session.wait_text(
         "[data-testid=sync-done]",
         "backup before Ferry",
@@ -525,11 +532,7 @@ fn with_the_keyboard_a_new_repository_is_created_and_removing_the_folder_keeps_i
     std::fs::create_dir_all(&dir).unwrap();
     drop_folder(&desktop, &session, &dir);
     session.click(&session.find_with_text("button", "Start syncing"));
-    session.wait_text(
-        "h1",
-        "Done — your folder is in sync",
-        Duration::from_secs(30),
-    );
+    wait_until_set_up(&desktop, &session);
     session.click(&session.find_with_text("button", "Go to your folders"));
     wait_for("the folder to be synced", Duration::from_secs(20), || {
         (card_state(&session) == "synced").then_some(())

@@ -124,12 +124,31 @@ pub fn set_up_folder(
     pick_repository(session, project);
     drop_folder(desktop, session, &dir);
     session.click(&session.find_with_text("button", "Start syncing"));
-    session.wait_text(
-        "h1",
-        "Done — your folder is in sync",
-        Duration::from_secs(30),
-    );
+    wait_until_set_up(desktop, session);
     dir
+}
+
+/// Waits for step 5 to end; a failure to set up the folder fails the test
+/// with what the window says.
+pub fn wait_until_set_up(desktop: &Desktop, session: &Session<'_>) {
+    let outcome = desktop.wait("the folder to be set up", Duration::from_secs(60), || {
+        if let Some(p) = session
+            .find_all("[data-testid=sync-problem]")
+            .into_iter()
+            .next()
+        {
+            return Some(Err(session.text(&p)));
+        }
+        session
+            .find_all("h1")
+            .into_iter()
+            .any(|h| session.text(&h).contains("Done — your folder is in sync"))
+            .then_some(Ok(()))
+    });
+    if let Err(problem) = outcome {
+        desktop.screenshot("FAILED-set-up");
+        panic!("the folder could not be set up: {problem}");
+    }
 }
 
 /// Runs git (isolated from the machine's git config) in `dir`.
