@@ -163,14 +163,24 @@ impl Desktop {
 
         let root = TestRoot::new();
         // A real window manager: it closes windows the way a user's desktop does.
-        let openbox = Command::new("openbox")
-            .env("DISPLAY", &display)
-            .env("DBUS_SESSION_BUS_ADDRESS", bus.trim())
-            .env("HOME", root.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start openbox (Debian package openbox)");
+        let (wm_home, wm_display, wm_bus) = (
+            root.path().to_path_buf(),
+            display.clone(),
+            bus.trim().to_string(),
+        );
+        let start_openbox = move |attempt: u32| {
+            let log = std::fs::File::create(wm_home.join(format!("openbox-{attempt}.log")))
+                .expect("create openbox's log");
+            Command::new("openbox")
+                .env("DISPLAY", &wm_display)
+                .env("DBUS_SESSION_BUS_ADDRESS", &wm_bus)
+                .env("HOME", &wm_home)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start openbox (Debian package openbox)")
+        };
+        let openbox = start_openbox(1);
         for dir in [
             "bin",
             "home",
@@ -201,21 +211,49 @@ impl Desktop {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755));
         }
-        let desktop = Desktop {
-            display,
+        let mut desktop = Desktop {
+            display: display.clone(),
             bus: bus.trim().to_string(),
             root,
-            children: vec![Guarded(xvfb), Guarded(dbus), Guarded(openbox)],
+            children: vec![Guarded(xvfb), Guarded(dbus)],
             extra_env: Vec::new(),
         };
-        wait_for("the window manager", Duration::from_secs(10), || {
-            desktop
-                .command("wmctrl")
-                .arg("-m")
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-        });
+        let wm_up = |d: &Desktop, within: Duration| {
+            let start = Instant::now();
+            while start.elapsed() < within {
+                let up = d
+                    .command("wmctrl")
+                    .arg("-m")
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                if up {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            false
+        };
+        // Under load openbox has, rarely, not come up: start it once more
+        // before giving up, and say what it printed.
+        let mut openbox = Guarded(openbox);
+        if !wm_up(&desktop, Duration::from_secs(15)) {
+            let exited = openbox.0.try_wait().ok().flatten();
+            eprintln!("openbox not up after 15 s (exited: {exited:?}); starting it again");
+            drop(openbox);
+            openbox = Guarded(start_openbox(2));
+            if !wm_up(&desktop, Duration::from_secs(30)) {
+                let logs: String = (1..=2)
+                    .map(|n| {
+                        std::fs::read_to_string(
+                            desktop.root.path().join(format!("openbox-{n}.log")),
+                        )
+                        .unwrap_or_default()
+                    })
+                    .collect();
+                panic!("the window manager did not start on {display}:\n{logs}");
+            }
+        }
+        desktop.children.push(openbox);
         desktop
     }
 
