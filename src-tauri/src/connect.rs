@@ -156,6 +156,34 @@ pub async fn connect_with_token(
     Ok(added.into())
 }
 
+/// The OAuth application as typed in the wizard (a blank secret is none).
+fn oauth_app(client_id: String, client_secret: Option<String>) -> App {
+    App {
+        client_id: client_id.trim().to_string(),
+        client_secret: client_secret
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .map(Sensitive::new),
+    }
+}
+
+/// Runs a browser sign-in that [`cancel_sign_in`] can stop.
+async fn cancellable_sign_in(
+    shell: &Shell,
+    sign_in: impl std::future::Future<Output = Result<Added, ferry::gitlab::account::AccountError>>
+        + Send
+        + 'static,
+) -> Result<Added, UiError> {
+    let task = tauri::async_runtime::spawn(sign_in);
+    shell.set_sign_in(Some(task.inner().abort_handle()));
+    let result = task.await;
+    shell.set_sign_in(None);
+    match result {
+        Ok(signed_in) => Ok(signed_in?),
+        Err(_) => Err(UiError::new("cancelled", "Sign-in cancelled.")),
+    }
+}
+
 /// Signs in through the browser with the user's OAuth application
 /// (`ferry instance add URL --oauth --client-id ID`). Waits for the browser;
 /// [`cancel_sign_in`] stops waiting.
@@ -167,15 +195,9 @@ pub async fn connect_with_oauth(
     client_secret: Option<String>,
     ca_file: Option<PathBuf>,
 ) -> Result<Connected, UiError> {
-    let app = App {
-        client_id: client_id.trim().to_string(),
-        client_secret: client_secret
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .map(Sensitive::new),
-    };
     let accounts = shell.accounts();
-    let task = tauri::async_runtime::spawn(async move {
+    let app = oauth_app(client_id, client_secret);
+    let added = cancellable_sign_in(&shell, async move {
         accounts
             .add_with_oauth(
                 &address,
@@ -186,18 +208,10 @@ pub async fn connect_with_oauth(
                 |_| {},
             )
             .await
-    });
-    shell.set_sign_in(Some(task.inner().abort_handle()));
-    let result = task.await;
-    shell.set_sign_in(None);
-    match result {
-        Ok(Ok(added)) => {
-            shell.accounts_changed();
-            Ok(added.into())
-        }
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(UiError::new("cancelled", "Sign-in cancelled.")),
-    }
+    })
+    .await?;
+    shell.accounts_changed();
+    Ok(added.into())
 }
 
 /// Signs an account in again with a new token (`ferry instance reconnect`);
@@ -224,30 +238,16 @@ pub async fn reconnect_with_oauth(
     client_id: String,
     client_secret: Option<String>,
 ) -> Result<Connected, UiError> {
-    let app = App {
-        client_id: client_id.trim().to_string(),
-        client_secret: client_secret
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .map(Sensitive::new),
-    };
     let accounts = shell.accounts();
-    let task = tauri::async_runtime::spawn(async move {
+    let app = oauth_app(client_id, client_secret);
+    let again = cancellable_sign_in(&shell, async move {
         accounts
             .reconnect_with_oauth(&instance, app, &SignInOptions::default(), |_| {})
             .await
-    });
-    shell.set_sign_in(Some(task.inner().abort_handle()));
-    let result = task.await;
-    shell.set_sign_in(None);
-    match result {
-        Ok(Ok(again)) => {
-            shell.engine().sync_now();
-            Ok(again.into())
-        }
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(UiError::new("cancelled", "Sign-in cancelled.")),
-    }
+    })
+    .await?;
+    shell.engine().sync_now();
+    Ok(again.into())
 }
 
 /// Stops waiting for a browser sign-in.

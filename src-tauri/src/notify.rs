@@ -67,14 +67,14 @@ pub fn install(app: &AppHandle, shell: &Shell) {
         let mut before = updates.borrow_and_update().clone();
         while updates.changed().await.is_ok() {
             let after = updates.borrow_and_update().clone();
-            let wanted = shell
-                .settings()
-                .map(|c| c.preferences.notifications)
-                .unwrap_or(true);
-            for alert in alerts(&before, &after) {
-                if !wanted {
-                    continue;
-                }
+            let due = alerts(&before, &after);
+            // The settings file is read only when there is something to say.
+            let wanted = !due.is_empty()
+                && shell
+                    .settings()
+                    .map(|c| c.preferences.notifications)
+                    .unwrap_or(true);
+            for alert in due.into_iter().filter(|_| wanted) {
                 tracing::info!(title = %alert.title, "notification");
                 if let Err(e) = app
                     .notification()

@@ -137,11 +137,7 @@ impl Shell {
             return;
         };
         self.inner.engine.shutdown();
-        let engine = self.inner.engine.clone();
-        let accounts = self.accounts();
-        tauri::async_runtime::spawn(async move {
-            engine.start(&config, accounts);
-        });
+        self.start_loops(config);
     }
 
     /// An account was added or removed: git must trust its CA file.
@@ -155,11 +151,7 @@ impl Shell {
             return;
         };
         self.inner.engine.reload(&config);
-        let engine = self.inner.engine.clone();
-        let accounts = self.accounts();
-        tauri::async_runtime::spawn(async move {
-            engine.start(&config, accounts);
-        });
+        self.start_loops(config);
     }
 
     fn trust_ca_files(&self) {
@@ -176,17 +168,22 @@ impl Shell {
         }
     }
 
+    /// Starts the loops of `config`'s folders not running yet, on the app's runtime.
+    fn start_loops(&self, config: Config) {
+        let engine = self.inner.engine.clone();
+        let accounts = self.accounts();
+        tauri::async_runtime::spawn(async move {
+            engine.start(&config, accounts);
+        });
+    }
+
     /// Starts syncing every configured folder (one loop each) on the app's runtime.
     pub fn start_syncing(&self) {
         let Ok(config) = self.settings() else {
             return;
         };
         self.trust_ca_files();
-        let accounts = self.accounts();
-        let engine = self.inner.engine.clone();
-        tauri::async_runtime::spawn(async move {
-            engine.start(&config, accounts);
-        });
+        self.start_loops(config);
     }
 
     /// The sync engine.
