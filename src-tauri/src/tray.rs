@@ -151,9 +151,10 @@ pub fn install(app: &AppHandle, shell: &Shell) -> tauri::Result<()> {
 
 fn show(app: &AppHandle, tray: &TrayIcon, overview: &Overview) -> tauri::Result<()> {
     let state = overview.overall();
-    tray.set_icon(Some(Image::from_bytes(icon_png(state))?))?;
-    tray.set_tooltip(Some(overview.tooltip()))?;
+    // Menu first: once the picture changes, the menu matches it.
     tray.set_menu(Some(build_menu(app, overview)?))?;
+    tray.set_tooltip(Some(overview.tooltip()))?;
+    tray.set_icon(Some(Image::from_bytes(icon_png(state))?))?;
     tracing::info!(state = state.as_str(), "tray shows {}", overview.tooltip());
     Ok(())
 }

@@ -448,11 +448,21 @@ impl Desktop {
             "true",
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(
+            std::fs::File::create(self.root.path().join("trayer.log"))
+                .expect("create trayer's log"),
+        );
         self.spawn_guarded(&mut cmd);
-        wait_for("trayer's panel", Duration::from_secs(10), || {
-            self.x11().find_by_class("trayer")
-        });
+        let start = Instant::now();
+        while self.x11().find_by_class("trayer").is_none() {
+            if start.elapsed() > Duration::from_secs(10) {
+                let log = std::fs::read_to_string(self.root.path().join("trayer.log"))
+                    .unwrap_or_default();
+                self.screenshot("FAILED-trayer");
+                panic!("trayer's panel did not appear in 10 s; trayer said:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Launches the app directly (not through WebDriver).

@@ -31,8 +31,7 @@ fn icon_pixels(desktop: &Desktop, icon: &WindowInfo) -> Vec<[u8; 3]> {
 fn open_menu(desktop: &Desktop, icon: &WindowInfo) -> WindowInfo {
     let (x, y, w, h) = icon.geometry;
     let (cx, cy) = (x + w as i32 / 2, y + h as i32 / 2);
-    desktop.xdotool(&["mousemove", &cx.to_string(), &cy.to_string(), "click", "1"]);
-    let menu = desktop.wait("the tray menu to open", Duration::from_secs(10), || {
+    let find_menu = || {
         desktop.x11().windows().into_iter().find(|win| {
             win.viewable
                 && win.class.contains("ferry-desktop")
@@ -40,7 +39,19 @@ fn open_menu(desktop: &Desktop, icon: &WindowInfo) -> WindowInfo {
                 && win.geometry.3 > 80
                 && win.geometry.1 >= y + h as i32 - 5
         })
+    };
+    // A click that lands while the menu is being rebuilt opens nothing; a
+    // person clicks again.
+    let click = || desktop.xdotool(&["mousemove", &cx.to_string(), &cy.to_string(), "click", "1"]);
+    click();
+    let opened = (0..30).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        find_menu()
     });
+    if opened.is_none() {
+        click();
+    }
+    let menu = desktop.wait("the tray menu to open", Duration::from_secs(10), find_menu);
     // The menu takes the keyboard once it is mapped; give it that moment.
     std::thread::sleep(Duration::from_millis(300));
     menu
