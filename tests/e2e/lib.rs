@@ -430,39 +430,45 @@ impl Desktop {
 
     /// Starts trayer, an XEmbed system tray, along the top edge.
     pub fn start_tray_host(&mut self) {
-        let mut cmd = self.command("trayer");
-        cmd.args([
-            "--edge",
-            "top",
-            "--align",
-            "right",
-            "--widthtype",
-            "request",
-            "--height",
-            "40",
-            "--transparent",
-            "false",
-            "--tint",
-            "0xdddddd",
-            "--SetDockType",
-            "true",
-        ])
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::File::create(self.root.path().join("trayer.log"))
-                .expect("create trayer's log"),
-        );
-        self.spawn_guarded(&mut cmd);
-        let start = Instant::now();
-        while self.x11().find_by_class("trayer").is_none() {
-            if start.elapsed() > Duration::from_secs(10) {
-                let log = std::fs::read_to_string(self.root.path().join("trayer.log"))
-                    .unwrap_or_default();
-                self.screenshot("FAILED-trayer");
-                panic!("trayer's panel did not appear in 10 s; trayer said:\n{log}");
+        // trayer has, rarely, never mapped its panel (nothing on screen, nothing
+        // printed): start it once more before giving up.
+        for attempt in 1..=2 {
+            let log = self.root.path().join(format!("trayer-{attempt}.log"));
+            let mut cmd = self.command("trayer");
+            cmd.args([
+                "--edge",
+                "top",
+                "--align",
+                "right",
+                "--widthtype",
+                "request",
+                "--height",
+                "40",
+                "--transparent",
+                "false",
+                "--tint",
+                "0xdddddd",
+                "--SetDockType",
+                "true",
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create trayer's log"));
+            let trayer = Guarded(cmd.spawn().expect("start trayer (Debian package trayer)"));
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if self.x11().find_by_class("trayer").is_some() {
+                    self.children.push(trayer);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-            std::thread::sleep(Duration::from_millis(100));
+            eprintln!(
+                "trayer attempt {attempt}: no panel in 10 s; it said: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
         }
+        self.screenshot("FAILED-trayer");
+        panic!("trayer's panel did not appear in two attempts");
     }
 
     /// Launches the app directly (not through WebDriver).
