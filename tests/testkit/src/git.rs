@@ -3,9 +3,9 @@
 //!
 //! Every bare repository gets a `pre-receive` hook that enforces protected
 //! branches the way GitLab's checks do (the refusal reaches the client as
-//! `remote: GitLab: ...` and `pre-receive hook declined`), and keeps a
-//! reflog of every ref update so tests can check that history only moved
-//! forward.
+//! `remote: GitLab: ...` and `pre-receive hook declined`), checks pushed
+//! objects with `receive.fsckObjects` as Gitaly does, and keeps a reflog of
+//! every ref update so tests can check that history only moved forward.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -79,6 +79,20 @@ pub fn ensure_bare(dir: &Path, default_branch: &str) -> anyhow::Result<()> {
     git(dir, &["config", "core.logAllRefUpdates", "always"])?;
     git(dir, &["config", "receive.denyNonFastForwards", "false"])?;
     git(dir, &["config", "http.receivepack", "true"])?;
+    // GitLab checks every pushed object (Gitaly's receive-pack runs with
+    // `transfer.fsckObjects=true` and ignores only three cosmetic checks), so a
+    // push the testkit accepts is one GitLab would accept too.
+    git(dir, &["config", "receive.fsckObjects", "true"])?;
+    for cosmetic in [
+        "badTimezone",
+        "missingSpaceBeforeDate",
+        "zeroPaddedFilemode",
+    ] {
+        git(
+            dir,
+            &["config", &format!("receive.fsck.{cosmetic}"), "ignore"],
+        )?;
+    }
     let hook = dir.join("hooks/pre-receive");
     std::fs::write(&hook, PRE_RECEIVE)?;
     #[cfg(unix)]

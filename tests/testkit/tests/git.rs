@@ -328,3 +328,73 @@ fn server_history_is_recorded_in_the_reflog() {
     let reflog = git_ok(&bare, &["reflog", "show", "--format=%H", "refs/heads/main"]);
     assert_eq!(reflog.lines().count(), 4, "seed + three pushes: {reflog}");
 }
+
+#[test]
+fn pushed_objects_are_checked_like_gitlab_and_backslash_names_pass() {
+    let kit = kit();
+    let tmp = tempfile::tempdir().unwrap();
+    git_ok(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            &git_url(&kit, "editor", &kit.info().token, "editor/website"),
+            "a",
+        ],
+    );
+    let a = tmp.path().join("a");
+    // A tree with a `.git` entry, made with plumbing (git add would refuse it).
+    let blob = git_ok(&a, &["hash-object", "-w", "--stdin"]);
+    let blob = blob.trim();
+    let hooks = mktree(&a, &format!("100755 blob {blob}\tpost-commit\n"));
+    let dotgit = mktree(&a, &format!("040000 tree {hooks}\thooks\n"));
+    let root = mktree(
+        &a,
+        &format!("040000 tree {dotgit}\t.git\n100644 blob {blob}\tok.md\n"),
+    );
+    let commit = git_ok(&a, &["commit-tree", "-p", "HEAD", "-m", "dotgit", &root]);
+    let out = git(
+        &a,
+        &[
+            "push",
+            "origin",
+            &format!("{}:refs/heads/main", commit.trim()),
+        ],
+    );
+    assert!(!out.status.success(), "GitLab refuses a .git tree entry");
+    assert!(
+        stderr(&out).contains("hasDotgit"),
+        "the refusal names fsck's check: {}",
+        stderr(&out)
+    );
+    // `..\x` is one ordinary name on Linux: fsck lets it through, as GitLab does.
+    std::fs::write(a.join("..\\escape.txt"), "x").unwrap();
+    git_ok(&a, &["add", "."]);
+    git_ok(&a, &["commit", "-qm", "backslash"]);
+    git_ok(&a, &["push", "-q", "origin", "main"]);
+    let bare = kit.repo_dir("editor/website");
+    assert_eq!(
+        git_ok(&bare, &["config", "receive.fsckObjects"]).trim(),
+        "true"
+    );
+}
+
+fn mktree(dir: &std::path::Path, entries: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("git")
+        .arg("mktree")
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(entries.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "git mktree");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
