@@ -17,6 +17,7 @@
 //! git2 is blocking: callers run these on a worker thread.
 
 mod integrate;
+pub mod writer;
 mod snapshot;
 
 use std::path::{Path, PathBuf};
