@@ -108,6 +108,7 @@ mod tests {
                 pending: 0,
                 recent: vec![],
                 conflicts: vec![],
+                notes: vec![],
             }],
             paused: false,
         }

@@ -259,6 +259,7 @@ mod tests {
             pending: 0,
             recent: vec![],
             conflicts: vec![],
+            notes: vec![],
         };
         let o = Overview {
             folders: vec![

@@ -19,9 +19,10 @@ use ferry::gitlab::diagnose::{self, CheckInput, Outcome};
 use ferry::gitlab::oauth::{App, SignInOptions};
 use ferry::paths::StateDirs;
 use ferry::secrets::{Sensitive, PLAIN_FILE_WARNING};
-use ferry::sync::cycle::{self, CycleError, CycleOptions};
+use ferry::sync::cycle::{self, CycleOptions};
 use ferry::sync::folder_choice::{check_folder, ChoiceContext, FolderCheck};
 use ferry::sync::setup::{self, ExistingFiles};
+use ferry::sync::worker;
 use ferry::sync::{Engine, Overview, SyncState};
 
 #[derive(Parser)]
@@ -200,6 +201,11 @@ enum FolderCommand {
     },
     /// Stop syncing a folder (its files stay where they are).
     Remove {
+        /// The folder's path or id.
+        target: String,
+    },
+    /// Approve the large deletion a folder paused on (exactly that set of files).
+    AllowDeletion {
         /// The folder's path or id.
         target: String,
     },
@@ -851,15 +857,22 @@ async fn sync_once(
         loop {
             let (d, b, a, o) = (dir.clone(), branch.clone(), auth.clone(), options.clone());
             result = tokio::task::spawn_blocking(move || cycle::run(&d, &b, &a, &o)).await?;
+            // Files still being written: wait for them (a while), then sync again.
             match &result {
-                Err(CycleError::NotQuiet(wait)) if tries < 30 => {
+                Ok(r) if !r.waiting.is_empty() && tries < 60 => {
                     tries += 1;
-                    tokio::time::sleep(*wait + Duration::from_millis(50)).await;
+                    let wait = r.retry_in_ms.unwrap_or(200).min(2_000);
+                    tokio::time::sleep(Duration::from_millis(wait + 50)).await;
                 }
                 _ => break,
             }
         }
         let (state, message) = match &result {
+            Ok(r) if r.needs_attention() => (SyncState::Error, worker::attention_message(r)),
+            Ok(r) if !r.waiting.is_empty() => (
+                SyncState::Syncing,
+                format!("waiting for {} to finish saving", r.waiting.join(", ")),
+            ),
             Ok(r) if r.conflict_copies.is_empty() => (
                 SyncState::Synced,
                 format!(
@@ -873,6 +886,7 @@ async fn sync_once(
                 SyncState::Conflict,
                 format!("both versions kept: {}", r.conflict_copies.join(", ")),
             ),
+            Err(e) if e.pauses() => (SyncState::Paused, e.to_string()),
             Err(e) if e.class() == ferry::ErrorClass::RetryLater => {
                 (SyncState::Offline, e.to_string())
             }
@@ -931,6 +945,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &dirs,
                 &store,
             );
+        }
+        Command::Folder(FolderCommand::AllowDeletion { target }) => {
+            let config = store.load()?;
+            let wanted = std::fs::canonicalize(&target).unwrap_or_else(|_| PathBuf::from(&target));
+            let Some(folder) = config
+                .folders
+                .iter()
+                .find(|f| f.id == target || f.path == wanted)
+            else {
+                eprintln!("No synced folder is called {target}. See: ferry folder list");
+                return Ok(ExitCode::FAILURE);
+            };
+            let branch = folder.branch.clone().unwrap_or_else(|| "main".into());
+            return match cycle::allow_pending_deletion(&folder.path, &branch) {
+                Ok(true) => {
+                    println!("Approved: the next sync of {target} goes ahead with the deletion.");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(false) => {
+                    eprintln!("{target} isn't waiting for a deletion to be approved.");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            };
         }
         Command::Folder(FolderCommand::Remove { target }) => {
             let removed = store.update(|c| {

@@ -1,24 +1,28 @@
 //! Every git operation Ferry performs, and the only module that touches
-//! git2: clone, snapshot commit, cheap remote check, fetch, in-memory
-//! integration with conflict copies, applying a tree to the folder, push,
-//! and recovery after a crash.
+//! git2: clone, snapshot commit, fetch, in-memory integration with conflict
+//! copies, applying a tree to the folder, push, and recovery after a crash;
+//! and the one [folder writer](writer), the only code that writes in a
+//! synced folder.
 //!
 //! Promises (DESIGN.md, RELIABILITY.md):
-//! - Never force-push; never rewrite a commit the remote has (only local,
-//!   unpushed auto-commits are replayed onto the remote tip).
+//! - Never force-push; never rewrite a commit the server has had (only
+//!   local commits that were never on the server are replayed onto its tip).
 //! - Merges happen in memory; the repository is never left mid-merge or
-//!   mid-rebase. The result is written to the folder file by file (temp
-//!   file, fsync, rename), each file re-checked just before it is replaced,
-//!   and the branch ref moves last, with a compare-and-swap.
+//!   mid-rebase. The result reaches the folder through the writer, each file
+//!   checked at its swap, and the branch ref moves last, with a
+//!   compare-and-swap. The first checkout of a clone goes the same way.
 //! - Remote URLs never carry credentials; they come from a callback at call
 //!   time, and an authentication failure is reported once, never retried in
 //!   a loop.
+//! - One cycle at a time per folder, across processes (`.git/ferry.lock`).
 //!
 //! git2 is blocking: callers run these on a worker thread.
 
+mod apply;
+mod eol;
 mod integrate;
-pub mod writer;
 mod snapshot;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,25 +30,26 @@ use std::time::Duration;
 use git2::{FetchOptions, Oid, PushOptions, RemoteCallbacks, Repository};
 use serde::Serialize;
 
-pub use integrate::{conflict_copy_name, Applied, Integration};
-pub use snapshot::{summarize, Change, ChangeKind, Snapshot, SnapshotOutcome};
+pub use apply::{Applied, Note, NoteKind};
+pub use integrate::{conflict_copy_name, Integration};
+pub use snapshot::{
+    summarize, Change, ChangeKind, PendingDeletion, Snapshot, SnapshotOptions, SnapshotOutcome,
+};
 
 use crate::secrets::Sensitive;
 use crate::ErrorClass;
 
 /// Editor temp, lock and backup files never committed, plus Ferry's own
-/// temporary files; written to `.git/info/exclude`.
+/// temporary files; written to `.git/info/exclude`. Only names no one gives
+/// a real file on purpose: `*.tmp` or `*.part` may be a user's own file.
 pub const BUILTIN_EXCLUDES: &[&str] = &[
     "# Written by Ferry: editor temp, lock and backup files are never synced.",
-    ".*.ferry-tmp-*",
+    ".ferry-tmp-*",
     "*~",
     "*.swp",
     "*.swo",
     "*.swx",
     ".*.sw?",
-    "4913",
-    "*.tmp",
-    "*.temp",
     "~$*",
     ".~lock.*#",
     ".#*",
@@ -55,10 +60,12 @@ pub const BUILTIN_EXCLUDES: &[&str] = &[
     "desktop.ini",
     ".directory",
     "*.crdownload",
-    "*.part",
     ".goutputstream-*",
     "*.kate-swp",
 ];
+
+/// Lines earlier versions wrote to `.git/info/exclude` (replaced on start).
+const OLD_EXCLUDES: &[&str] = &[".*.ferry-tmp-*", "4913", "*.tmp", "*.temp", "*.part"];
 
 /// What a failed git operation means for the user.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -92,6 +99,20 @@ pub enum GitError {
     /// Another git holds the repository lock.
     #[error("Another program is using this folder's history right now; Ferry will try again in a moment.")]
     Locked,
+    /// Another Ferry process syncs this folder.
+    #[error("This folder is already syncing in another Ferry window or process{}; this one leaves it alone.", .0.map(|p| format!(" (process {p})")).unwrap_or_default())]
+    AlreadySyncing(Option<u32>),
+    /// Another git tool left a merge or rebase unfinished in the folder.
+    #[error("An unfinished {0} (from another git tool) is in this folder. Finish or abort it in that tool; Ferry sends nothing until then, so no conflict markers reach GitLab.")]
+    ForeignOperation(String),
+    /// A file or folder in the synced folder can't be read or written.
+    #[error("Ferry can't use {path} in your folder ({why}). Check its permissions; other files keep syncing.")]
+    File {
+        /// The path.
+        path: String,
+        /// What the system said.
+        why: String,
+    },
     /// Anything else.
     #[error("Git failed: {0}")]
     Other(String),
@@ -101,60 +122,72 @@ impl GitError {
     /// Retry later, ask the user, or give up.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::Network(_) | Self::Locked => ErrorClass::RetryLater,
+            Self::Network(_) | Self::Locked | Self::DiskFull | Self::AlreadySyncing(_) => {
+                ErrorClass::RetryLater
+            }
             Self::Other(_) => ErrorClass::Fatal,
             _ => ErrorClass::NeedsUser,
         }
     }
 
-    /// Maps a git2 error to what it means.
-    pub fn from_git2(e: &git2::Error) -> GitError {
-        let text = e.message().to_ascii_lowercase();
-        if e.code() == git2::ErrorCode::Locked
-            || text.contains("index.lock")
-            || text.contains("is locked")
-        {
-            return Self::Locked;
+    /// A stable code for front ends.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Network(_) => "network",
+            Self::Auth => "auth",
+            Self::Protected { .. } => "protected",
+            Self::NoPermission(_) => "no_permission",
+            Self::RepositoryGone => "repository_gone",
+            Self::DiskFull => "disk_full",
+            Self::Tls(_) => "tls",
+            Self::Locked => "locked",
+            Self::AlreadySyncing(_) => "already_syncing",
+            Self::ForeignOperation(_) => "foreign_operation",
+            Self::File { .. } => "file",
+            Self::Other(_) => "other",
         }
-        if text.contains("no space left") {
-            return Self::DiskFull;
-        }
-        if text.contains("authentication")
-            || text.contains("401")
-            || e.code() == git2::ErrorCode::Auth
-        {
-            return Self::Auth;
-        }
-        if text.contains("certificate")
-            || text.contains("ssl")
-            || e.code() == git2::ErrorCode::Certificate
-        {
-            return Self::Tls(e.message().to_string());
-        }
-        if text.contains("404") || text.contains("not found") && e.class() == git2::ErrorClass::Http
-        {
-            return Self::RepositoryGone;
-        }
-        if text.contains("403") {
-            return Self::NoPermission(e.message().to_string());
-        }
-        if matches!(
-            e.class(),
-            git2::ErrorClass::Net
-                | git2::ErrorClass::Http
-                | git2::ErrorClass::Ssl
-                | git2::ErrorClass::Os
-        ) || text.contains("failed to resolve")
-            || text.contains("could not connect")
-            || text.contains("timed out")
-            || text.contains("early eof")
-            || text.contains("connection")
-            || text.contains("unexpected http status")
-        {
-            return Self::Network(e.message().to_string());
-        }
-        Self::Other(e.message().to_string())
     }
+
+    /// Maps a git2 error to what it means: by libgit2's error code and
+    /// class, and the HTTP status it reports — never by words that may come
+    /// from a path in the message.
+    pub fn from_git2(e: &git2::Error) -> GitError {
+        use git2::ErrorClass as C;
+        use git2::ErrorCode as E;
+        let message = e.message().to_string();
+        match e.code() {
+            E::Locked => return Self::Locked,
+            E::Auth => return Self::Auth,
+            E::Certificate => return Self::Tls(message),
+            _ => {}
+        }
+        match e.class() {
+            C::Http => match http_status(&message) {
+                Some(401) => Self::Auth,
+                Some(403) => Self::NoPermission(message),
+                Some(404) => Self::RepositoryGone,
+                _ => Self::Network(message),
+            },
+            C::Net => Self::Network(message),
+            C::Ssl => Self::Tls(message),
+            // libgit2 ends an OS error's message with strerror(errno).
+            C::Os
+                if message.ends_with("No space left on device")
+                    || message.ends_with("Disk quota exceeded") =>
+            {
+                Self::DiskFull
+            }
+            _ if e.code() == E::Timeout => Self::Network(message),
+            _ => Self::Other(message),
+        }
+    }
+}
+
+/// The status libgit2 reports as "unexpected http status code: N".
+fn http_status(message: &str) -> Option<u16> {
+    message
+        .strip_prefix("unexpected http status code: ")
+        .and_then(|n| n.trim().parse().ok())
 }
 
 impl From<git2::Error> for GitError {
@@ -165,12 +198,27 @@ impl From<git2::Error> for GitError {
 
 impl From<std::io::Error> for GitError {
     fn from(e: std::io::Error) -> Self {
-        if e.raw_os_error() == Some(libc::ENOSPC) {
-            Self::DiskFull
-        } else {
-            Self::Other(e.to_string())
+        match e.raw_os_error() {
+            Some(libc::ENOSPC | libc::EDQUOT) => Self::DiskFull,
+            _ => Self::Other(e.to_string()),
         }
     }
+}
+
+/// Turns on libgit2's fsync of objects, refs and the index (once per
+/// process): a power cut never leaves a ref naming an empty object.
+fn durable_gitdir() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: a libgit2 global option taking one int, set before the
+        // repositories are used (as git2's own `opts` functions do).
+        unsafe {
+            libgit2_sys::git_libgit2_opts(
+                libgit2_sys::GIT_OPT_ENABLE_FSYNC_GITDIR as libc::c_int,
+                1 as libc::c_int,
+            );
+        }
+    });
 }
 
 /// The credentials git sends (GitLab: `oauth2` + OAuth token, or any user
@@ -297,6 +345,7 @@ const REMOTE: &str = "origin";
 impl Repo {
     /// Opens the repository in `dir`, syncing `branch`.
     pub fn open(dir: &Path, branch: &str) -> Result<Repo, GitError> {
+        durable_gitdir();
         let repo = Repository::open(dir)?;
         Ok(Repo {
             repo,
@@ -305,72 +354,101 @@ impl Repo {
         })
     }
 
-    /// Clones `url` into `dir` (which must be empty), or initialises `dir`
-    /// for an empty remote repository. `progress` sees download and checkout progress.
-    pub fn clone(
-        url: &str,
-        dir: &Path,
-        branch: Option<&str>,
-        auth: &Auth,
-        mut progress: impl FnMut(Progress),
-    ) -> Result<Repo, GitError> {
-        let mut fetch = FetchOptions::new();
-        let mut cb = callbacks(auth, None);
-        let state = std::cell::Cell::new(Progress::default());
-        let shared = std::cell::RefCell::new(&mut progress);
-        cb.transfer_progress(|p| {
-            let mut s = state.get();
-            s.received_objects = p.received_objects();
-            s.total_objects = p.total_objects();
-            s.received_bytes = p.received_bytes();
-            state.set(s);
-            (shared.borrow_mut())(s);
-            true
-        });
-        fetch.remote_callbacks(cb);
-        let header = auth_header(auth);
-        fetch.custom_headers(&[header.expose().as_str()]);
-        // The sign-in goes with every request: never to another host.
-        fetch.follow_redirects(git2::RemoteRedirect::None);
-        let mut builder = git2::build::RepoBuilder::new();
-        builder.fetch_options(fetch);
-        if let Some(b) = branch {
-            builder.branch(b);
+    /// A new repository in `dir` whose `origin` is `url`, on `branch`.
+    fn init(url: &str, dir: &Path, branch: &str) -> Result<Repo, GitError> {
+        durable_gitdir();
+        let repo = Repository::init(dir)?;
+        if repo.find_remote(REMOTE).is_err() {
+            repo.remote(REMOTE, url)?;
         }
-        let mut checkout = git2::build::CheckoutBuilder::new();
-        checkout.progress(|_path, done, total| {
-            let mut s = state.get();
-            s.checked_out = done;
-            s.total_files = total;
-            state.set(s);
-            (shared.borrow_mut())(s);
-        });
-        builder.with_checkout(checkout);
-        let repo = builder.clone(url, dir)?;
-        let branch = match branch {
-            Some(b) => b.to_string(),
-            None => repo
-                .head()
-                .ok()
-                .and_then(|h| h.shorthand().ok().map(str::to_string))
-                .or_else(|| {
-                    // An empty repository: HEAD names the default branch (unborn).
-                    repo.find_reference("HEAD").ok().and_then(|r| {
-                        r.symbolic_target()
-                            .ok()
-                            .flatten()
-                            .map(|t| t.trim_start_matches("refs/heads/").to_string())
-                    })
-                })
-                .unwrap_or_else(|| "main".to_string()),
-        };
+        repo.set_head(&format!("refs/heads/{branch}"))?;
         let r = Repo {
             repo,
             dir: dir.to_path_buf(),
-            branch,
+            branch: branch.to_string(),
         };
         r.prepare()?;
         Ok(r)
+    }
+
+    /// Clones `url` into `dir` (which must be empty): the history is
+    /// fetched, then the folder writer writes the branch's tree and the
+    /// index is built from what it wrote. An empty project gives an empty
+    /// folder whose first commit starts `branch`. `progress` sees the
+    /// download and the files written.
+    pub fn clone(
+        url: &str,
+        dir: &Path,
+        branch: &str,
+        auth: &Auth,
+        mut progress: impl FnMut(Progress),
+    ) -> Result<Repo, GitError> {
+        let r = Repo::init(url, dir, branch)?;
+        let mut state = Progress::default();
+        let tip = r.fetch_with_progress(auth, &mut |p| {
+            state = p;
+            progress(p)
+        })?;
+        if let RemoteTip::At(tip) = tip {
+            let options = apply::ApplyOptions {
+                interruptible: false,
+                keep_existing: false,
+                durability: writer::Durability::AtEnd,
+                guard_deletions: false,
+            };
+            r.apply_commit(None, tip, options, &local_copy_name, |done, total| {
+                state.checked_out = done;
+                state.total_files = total;
+                progress(state);
+            })?;
+        }
+        Ok(r)
+    }
+
+    /// Makes `dir`, a folder with files, a copy of `url` without touching
+    /// them: the history is fetched, files only on GitLab are written, and
+    /// the first sync sends the folder's own files (as changes, where they
+    /// differ from GitLab's).
+    pub fn init_with_files(
+        url: &str,
+        dir: &Path,
+        branch: &str,
+        auth: &Auth,
+    ) -> Result<Repo, GitError> {
+        let r = Repo::init(url, dir, branch)?;
+        if let RemoteTip::At(tip) = r.fetch(auth)? {
+            let options = apply::ApplyOptions {
+                interruptible: false,
+                keep_existing: true,
+                durability: writer::Durability::EachFile,
+                guard_deletions: false,
+            };
+            r.apply_commit(None, tip, options, &local_copy_name, |_, _| {})?;
+        }
+        Ok(r)
+    }
+
+    /// Brings the folder to `to` (from the branch tip `from`) and moves the
+    /// branch. `interruptible`: stop, writing nothing, when a file it would
+    /// touch changed since the last snapshot.
+    pub fn apply(
+        &self,
+        from: Option<Oid>,
+        to: Oid,
+        interruptible: bool,
+        host: &str,
+    ) -> Result<Applied, GitError> {
+        let now = chrono::Local::now();
+        let copy_name = |path: &[u8], n: u32| {
+            integrate::conflict_copy_name(&String::from_utf8_lossy(path), now, host, n).into_bytes()
+        };
+        let options = apply::ApplyOptions {
+            interruptible,
+            keep_existing: false,
+            durability: writer::Durability::EachFile,
+            guard_deletions: true,
+        };
+        self.apply_commit(from, to, options, &copy_name, |_, _| {})
     }
 
     /// Writes Ferry's built-in excludes and settings into `.git`.
@@ -378,16 +456,24 @@ impl Repo {
         let exclude = self.repo.path().join("info/exclude");
         std::fs::create_dir_all(exclude.parent().expect("info/ has a parent"))?;
         let current = std::fs::read_to_string(&exclude).unwrap_or_default();
-        if !current.contains(BUILTIN_EXCLUDES[0]) {
-            let mut text = current;
-            if !text.is_empty() && !text.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push_str(&BUILTIN_EXCLUDES.join("\n"));
-            text.push('\n');
+        let ours: std::collections::HashSet<&str> = BUILTIN_EXCLUDES
+            .iter()
+            .chain(OLD_EXCLUDES)
+            .copied()
+            .collect();
+        let mut text: String = current
+            .lines()
+            .filter(|l| !ours.contains(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        text.push_str(&BUILTIN_EXCLUDES.join("\n"));
+        text.push('\n');
+        if text != current {
             crate::config::write_atomically(&exclude, text.as_bytes())?;
         }
         let mut config = self.repo.config()?;
+        // Line endings convert only as .gitattributes says, whatever the
+        // user's global git settings (the writer and the snapshot agree).
         config.set_bool("core.autocrlf", false)?;
         config.set_bool("core.quotepath", false)?;
         config.set_str("core.logAllRefUpdates", "true")?;
@@ -455,26 +541,30 @@ impl Repo {
         }
     }
 
-    /// The cheap check: the server's tip of the branch, without downloading.
-    pub fn remote_tip(&self, auth: &Auth) -> Result<RemoteTip, GitError> {
-        let mut remote = self.repo.find_remote(REMOTE)?;
-        let cb = callbacks(auth, None);
-        let conn = remote.connect_auth(git2::Direction::Fetch, Some(cb), None)?;
-        let wanted = format!("refs/heads/{}", self.branch);
-        let tip = conn
-            .list()?
-            .iter()
-            .find(|h| h.name() == wanted)
-            .map(|h| RemoteTip::At(h.oid()))
-            .unwrap_or(RemoteTip::Missing);
-        Ok(tip)
+    /// Downloads the server's branch into the tracking ref (one request
+    /// when nothing moved: the ref advertisement).
+    pub fn fetch(&self, auth: &Auth) -> Result<RemoteTip, GitError> {
+        self.fetch_with_progress(auth, &mut |_| {})
     }
 
-    /// Downloads the server's branch into the tracking ref.
-    pub fn fetch(&self, auth: &Auth) -> Result<RemoteTip, GitError> {
+    fn fetch_with_progress(
+        &self,
+        auth: &Auth,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RemoteTip, GitError> {
         let mut remote = self.repo.find_remote(REMOTE)?;
         let mut opts = FetchOptions::new();
-        opts.remote_callbacks(callbacks(auth, None));
+        let mut cb = callbacks(auth, None);
+        cb.transfer_progress(|p| {
+            progress(Progress {
+                received_objects: p.received_objects(),
+                total_objects: p.total_objects(),
+                received_bytes: p.received_bytes(),
+                ..Progress::default()
+            });
+            true
+        });
+        opts.remote_callbacks(cb);
         let header = auth_header(auth);
         opts.custom_headers(&[header.expose().as_str()]);
         // The sign-in goes with every request: never to another host.
@@ -567,35 +657,156 @@ impl Repo {
         }
     }
 
-    /// Cleans up after a crash or a foreign git: a stale `index.lock` (no
-    /// live process holds it), merge/rebase state files. Returns what it did.
+    /// Takes this folder for one cycle: no other Ferry process works on
+    /// it until the lock is dropped.
+    pub fn lock_folder(&self) -> Result<FolderLock, GitError> {
+        FolderLock::try_take(self.repo.path())
+    }
+
+    /// Cleans up after a crash, before anything else: stale lock files no
+    /// live git holds; an apply a crash interrupted (files it wrote are
+    /// recorded as Ferry's, never as the user's edits). A merge or rebase a
+    /// foreign git left unfinished stops the cycle for the user. Returns
+    /// what it did.
     pub fn recover(&self) -> Result<Vec<String>, GitError> {
         let mut done = Vec::new();
-        let lock = self.repo.path().join("index.lock");
-        if lock.exists() {
-            if git_process_in(&self.dir) {
+        for lock in lock_files(self.repo.path()) {
+            if !lock_is_stale(&lock) {
                 return Err(GitError::Locked);
             }
-            let age = std::fs::metadata(&lock)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .unwrap_or(Duration::ZERO);
-            if age < Duration::from_secs(2) {
-                // Possibly being written right now by a git we could not see.
-                return Err(GitError::Locked);
+            match std::fs::remove_file(&lock) {
+                Ok(()) => done.push(format!(
+                    "removed a stale {}",
+                    lock.strip_prefix(self.repo.path())
+                        .unwrap_or(&lock)
+                        .display()
+                )),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
             }
-            std::fs::remove_file(&lock)?;
-            done.push("removed a stale index.lock".to_string());
         }
-        if self.repo.state() != git2::RepositoryState::Clean {
-            // Ferry never merges in the working tree; a foreign git did.
-            // Dropping the state keeps every file as it is on disk.
-            self.repo.cleanup_state()?;
-            done.push("cleared an unfinished merge or rebase".to_string());
+        let what = match self.repo.state() {
+            git2::RepositoryState::Clean => None,
+            git2::RepositoryState::Merge => Some("merge"),
+            git2::RepositoryState::Rebase
+            | git2::RepositoryState::RebaseInteractive
+            | git2::RepositoryState::RebaseMerge
+            | git2::RepositoryState::ApplyMailbox
+            | git2::RepositoryState::ApplyMailboxOrRebase => Some("rebase"),
+            git2::RepositoryState::CherryPick | git2::RepositoryState::CherryPickSequence => {
+                Some("cherry-pick")
+            }
+            git2::RepositoryState::Revert | git2::RepositoryState::RevertSequence => Some("revert"),
+            git2::RepositoryState::Bisect => Some("bisect"),
+        };
+        if let Some(what) = what {
+            return Err(GitError::ForeignOperation(what.to_string()));
+        }
+        let mut index = self.repo.index()?;
+        index.read(true)?;
+        if index.has_conflicts() {
+            return Err(GitError::ForeignOperation("merge".to_string()));
+        }
+        if let Some(n) = self.reconcile_interrupted_apply()? {
+            done.push(format!(
+                "recorded {n} files an interrupted update had already written"
+            ));
         }
         Ok(done)
     }
+}
+
+/// Conflict-copy names for this computer, now.
+fn local_copy_name(path: &[u8], n: u32) -> Vec<u8> {
+    integrate::conflict_copy_name(
+        &String::from_utf8_lossy(path),
+        chrono::Local::now(),
+        &gethostname::gethostname().to_string_lossy(),
+        n,
+    )
+    .into_bytes()
+}
+
+/// The cross-process lock on one folder (`.git/ferry.lock`, `flock`):
+/// released when dropped or when the process dies.
+pub struct FolderLock {
+    _file: std::fs::File,
+}
+
+impl FolderLock {
+    fn try_take(git_dir: &Path) -> Result<FolderLock, GitError> {
+        let path = git_dir.join("ferry.lock");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {
+                use std::io::{Seek, Write};
+                let _ = file.set_len(0);
+                let _ = file.seek(std::io::SeekFrom::Start(0));
+                let _ = write!(file, "{}", std::process::id());
+                Ok(FolderLock { _file: file })
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let owner = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok());
+                Err(GitError::AlreadySyncing(owner))
+            }
+            Err(e) => Err(std::io::Error::from(e).into()),
+        }
+    }
+}
+
+/// The lock files git leaves in a git directory: `index.lock`, `HEAD.lock`,
+/// `config.lock`, `packed-refs.lock` and any ref's `.lock`.
+fn lock_files(git_dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for name in [
+        "index.lock",
+        "HEAD.lock",
+        "config.lock",
+        "packed-refs.lock",
+        "shallow.lock",
+    ] {
+        let p = git_dir.join(name);
+        if p.symlink_metadata().is_ok() {
+            out.push(p);
+        }
+    }
+    let mut stack = vec![git_dir.join("refs")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(_) if p.extension().is_some_and(|x| x == "lock") => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// How long a lock may be held by a live git before Ferry stops waiting.
+const LOCK_PATIENCE: Duration = Duration::from_secs(600);
+
+/// A lock file no live git holds: no git process runs on this computer
+/// (and the file isn't brand new), or it is older than any git operation
+/// takes. A date in the future proves nothing about its age.
+fn lock_is_stale(lock: &Path) -> bool {
+    let modified = std::fs::symlink_metadata(lock)
+        .and_then(|m| m.modified())
+        .ok();
+    let age = modified.and_then(|t| t.elapsed().ok());
+    if git_process_running() {
+        return age.is_some_and(|a| a > LOCK_PATIENCE);
+    }
+    // Possibly being written right now by a git that just started.
+    age.is_none_or(|a| a >= Duration::from_secs(2))
 }
 
 /// A push refused because the server's branch moved: someone pushed first
@@ -618,22 +829,46 @@ fn lost_the_race(message: &str) -> bool {
     .any(|needle| m.contains(needle))
 }
 
-/// True if a process named `git` works inside `dir` (Linux: /proc).
-fn git_process_in(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return false;
+/// True if a git process (`git`, `git-*`) runs on this computer, whatever
+/// its working directory (`git -C` works from anywhere).
+fn git_process_running() -> bool {
+    let me = std::process::id();
+    #[cfg(target_os = "linux")]
+    {
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            return entries.flatten().any(|e| {
+                let pid: Option<u32> = e.file_name().to_str().and_then(|n| n.parse().ok());
+                pid.is_some_and(|p| p != me)
+                    && std::fs::read_to_string(e.path().join("comm"))
+                        .is_ok_and(|c| is_git_name(c.trim()))
+            });
+        }
+    }
+    let _ = me;
+    // Elsewhere (and without /proc): ask the system's process list.
+    let listing = if cfg!(windows) {
+        std::process::Command::new("tasklist")
+            .args(["/fo", "csv", "/nh"])
+            .output()
+    } else {
+        std::process::Command::new("ps")
+            .args(["-A", "-o", "comm="])
+            .output()
     };
-    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    entries.flatten().any(|e| {
-        let p = e.path();
-        let is_git = std::fs::read_to_string(p.join("comm"))
-            .map(|c| c.trim().starts_with("git"))
-            .unwrap_or(false);
-        is_git
-            && std::fs::read_link(p.join("cwd"))
-                .map(|cwd| cwd.starts_with(&dir))
-                .unwrap_or(false)
-    })
+    match listing {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).lines().any(|l| {
+            let name = l.trim().trim_start_matches('"');
+            let name = name.split('"').next().unwrap_or_default();
+            let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+            is_git_name(base.trim_end_matches(".exe"))
+        }),
+        // Can't tell: assume one runs, so only old locks are removed.
+        Err(_) => true,
+    }
+}
+
+fn is_git_name(name: &str) -> bool {
+    name == "git" || name.starts_with("git-")
 }
 
 #[cfg(test)]

@@ -1,13 +1,34 @@
-//! Snapshot commits: everything in the folder that differs from the last
-//! commit (respecting `.gitignore` and Ferry's built-in excludes) is staged
-//! and committed, once the files have been quiet for a moment, with a
-//! message that says what changed ("Add 3 files, update index.md").
+//! Snapshot commits: what the user changed in the folder since Ferry last
+//! recorded it (the index), committed on top of the branch once each file
+//! has been quiet for a moment, with a message that says what changed
+//! ("Add 3 files, update index.md").
+//!
+//! Promises:
+//! - Exactly the files that were checked are staged, each read once through
+//!   the folder writer's handle (never through a link) and checked again
+//!   after reading: a file still being written is never committed half
+//!   written — it waits, alone, while the others go (no cap that commits
+//!   it anyway). A file's age is judged by its status-change time too, so a
+//!   timestamp from the future (an archive, a camera card) can't stall it.
+//! - A deletion is committed once its folder has been quiet as long, so an
+//!   editor's delete-then-create is one change, never a delete.
+//! - The commit is the branch tip plus those changes only: what the index
+//!   records from an unfinished apply is never committed as the user's.
+//! - Deleting an unusual share of the files (half or more; all of a small
+//!   folder; also spread over an hour) waits for the user's approval of
+//!   exactly that set. A move is not a deletion.
+//! - A folder that is its own git repository is left out, with a note.
 
-use std::time::{Duration, SystemTime};
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use git2::{IndexAddOption, Oid, Status, StatusOptions};
-use serde::Serialize;
+use git2::{Oid, Status, StatusOptions, StatusShow};
+use serde::{Deserialize, Serialize};
 
+use super::apply::{
+    entry, index_items, Note, NoteKind, MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_LINK,
+};
+use super::writer::{Found, Kind, Stat, TreePath};
 use super::{GitError, Repo};
 use crate::config::CommitMessageStyle;
 
@@ -48,22 +69,41 @@ pub(crate) fn oid_hex<S: serde::Serializer>(oid: &Oid, s: S) -> Result<S::Ok, S:
     s.serialize_str(&oid.to_string())
 }
 
-/// The outcome of [`Repo::snapshot`].
-#[derive(Debug, Clone)]
-pub enum SnapshotOutcome {
-    /// Nothing differs from the last commit.
-    Clean,
-    /// A file changed less than the quiet period ago: try again after this.
-    NotQuiet(Duration),
-    /// An unusual share of the files would be deleted: ask the user first.
-    MassDelete {
-        /// Files that would be deleted.
-        deleted: usize,
-        /// Files tracked before.
-        tracked: usize,
-    },
-    /// Committed.
-    Committed(Snapshot),
+/// What [`Repo::snapshot`] did.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotOutcome {
+    /// The commit, when something was committed.
+    pub committed: Option<Snapshot>,
+    /// Files changed too recently (still being written): not committed yet.
+    pub waiting: Vec<String>,
+    /// When to look at them again.
+    pub retry_in: Option<Duration>,
+    /// Things left out, for the user to know.
+    pub notes: Vec<Note>,
+    /// An unusual share of the files would be deleted: nothing was committed.
+    pub mass_delete: Option<PendingDeletion>,
+}
+
+/// A large deletion waiting for the user's approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDeletion {
+    /// Files it deletes.
+    pub deleted: usize,
+    /// Files tracked before it.
+    pub tracked: usize,
+    /// True when it comes from GitLab, false when made in the folder.
+    pub incoming: bool,
+    /// Names exactly this set of deletions.
+    pub fingerprint: String,
+}
+
+/// Snapshot settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotOptions {
+    /// A file must be unchanged this long before it is committed.
+    pub quiet: Duration,
+    /// Commit message style.
+    pub style: CommitMessageStyle,
 }
 
 fn file_name(path: &str) -> &str {
@@ -97,128 +137,477 @@ pub fn summarize(changes: &[Change]) -> String {
     }
 }
 
-/// Share of tracked files whose deletion needs the user's confirmation.
-const MASS_DELETE_MIN: usize = 10;
+/// Deleting `deleted` of `tracked` files is unusual enough to ask: half or
+/// more of them (at least three), or every file of the folder.
+pub(crate) fn unusual_deletion(deleted: usize, tracked: usize) -> bool {
+    deleted > 0 && (deleted >= tracked || (deleted >= 3 && deleted * 2 >= tracked))
+}
+
+/// Deletions made recently count together: this long.
+const DELETION_WINDOW: Duration = Duration::from_secs(3600);
+
+/// How long ago `t` was (zero for the future).
+fn age(now: SystemTime, t: (i64, u32)) -> Duration {
+    let at = if t.0 >= 0 {
+        UNIX_EPOCH + Duration::new(t.0 as u64, t.1)
+    } else {
+        UNIX_EPOCH
+    };
+    now.duration_since(at).unwrap_or(Duration::ZERO)
+}
+
+/// How long `st` has been still: by its modification time, unless that is
+/// in the future, and never longer than its status-change time says (which
+/// no tool can set back).
+fn still_for(now: SystemTime, st: &Stat) -> Duration {
+    let changed = age(now, st.ctime);
+    let modified = age(now, st.mtime);
+    let mtime_in_future = st.mtime.0
+        > now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+            + 1;
+    if mtime_in_future {
+        changed
+    } else {
+        modified.min(changed)
+    }
+}
+
+struct Staged {
+    path: Vec<u8>,
+    id: Oid,
+    mode: u32,
+    stat: Stat,
+    kind: ChangeKind,
+}
 
 impl Repo {
-    /// Files that differ from the last commit (untracked included, ignored not).
-    pub fn changes(&self) -> Result<Vec<Change>, GitError> {
+    /// Files that differ from the index (untracked included, ignored not),
+    /// and the nested repositories left out.
+    fn workdir_changes(&self) -> Result<(Vec<(Vec<u8>, Status)>, Vec<Note>), GitError> {
         let mut opts = StatusOptions::new();
-        opts.include_untracked(true)
+        opts.show(StatusShow::Workdir)
+            .include_untracked(true)
             .recurse_untracked_dirs(true)
             .include_ignored(false)
             .include_unmodified(false)
-            .renames_head_to_index(false)
+            .renames_index_to_workdir(false)
             .exclude_submodules(true);
         let statuses = self.raw().statuses(Some(&mut opts))?;
         let mut out = Vec::new();
-        for entry in statuses.iter() {
-            let Ok(path) = entry.path() else { continue };
-            let s = entry.status();
-            let kind = if s.intersects(Status::WT_DELETED | Status::INDEX_DELETED)
-                && !s.intersects(Status::WT_NEW)
-            {
-                if s.contains(Status::INDEX_NEW) {
-                    // Added to the index, then deleted from disk: nothing to record.
-                    continue;
-                }
-                ChangeKind::Deleted
-            } else if s.intersects(Status::WT_NEW | Status::INDEX_NEW) {
-                ChangeKind::Added
-            } else if s.intersects(
-                Status::WT_MODIFIED
-                    | Status::INDEX_MODIFIED
-                    | Status::WT_TYPECHANGE
-                    | Status::INDEX_TYPECHANGE,
-            ) {
-                ChangeKind::Modified
-            } else {
+        let mut notes = Vec::new();
+        for e in statuses.iter() {
+            let path = e.path_bytes().to_vec();
+            if path.ends_with(b"/") {
+                // A folder git shows whole: a repository of its own.
+                let shown = &path[..path.len() - 1];
+                notes.push(note(shown, NoteKind::NestedRepository));
                 continue;
-            };
-            out.push(Change {
-                path: path.to_string(),
-                kind,
-            });
+            }
+            out.push((path, e.status()));
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        Ok((out, notes))
     }
 
-    /// Commits everything that differs from the last commit, if every
-    /// changed file has been quiet for `quiet`. Deleting more than half of
-    /// the files (and at least ten) needs `allow_mass_delete`.
-    pub fn snapshot(
-        &self,
-        quiet: Duration,
-        style: CommitMessageStyle,
-        allow_mass_delete: bool,
-    ) -> Result<SnapshotOutcome, GitError> {
-        let changes = self.changes()?;
+    /// Files that differ from the last commit, for display.
+    pub fn changes(&self) -> Result<Vec<Change>, GitError> {
+        let (changes, _) = self.workdir_changes()?;
+        Ok(changes
+            .into_iter()
+            .map(|(p, s)| Change {
+                path: String::from_utf8_lossy(&p).into_owned(),
+                kind: if s.contains(Status::WT_DELETED) {
+                    ChangeKind::Deleted
+                } else if s.contains(Status::WT_NEW) {
+                    ChangeKind::Added
+                } else {
+                    ChangeKind::Modified
+                },
+            })
+            .collect())
+    }
+
+    /// Commits what the user changed, as far as it is quiet. See the module docs.
+    pub fn snapshot(&self, options: SnapshotOptions) -> Result<SnapshotOutcome, GitError> {
+        let repo = self.raw();
+        let (changes, notes) = self.workdir_changes()?;
+        let mut outcome = SnapshotOutcome {
+            notes,
+            ..SnapshotOutcome::default()
+        };
         if changes.is_empty() {
-            return Ok(SnapshotOutcome::Clean);
+            return Ok(outcome);
         }
+        let mut index = repo.index()?;
+        index.read(true)?;
+        let items = index_items(&index);
+        let writer = self.writer(super::writer::Durability::EachFile)?;
         let now = SystemTime::now();
-        let mut wait = Duration::ZERO;
-        for c in changes.iter().filter(|c| c.kind != ChangeKind::Deleted) {
-            if let Ok(modified) =
-                std::fs::symlink_metadata(self.dir().join(&c.path)).and_then(|m| m.modified())
-            {
-                let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
-                if age < quiet {
-                    wait = wait.max(quiet - age);
+        let wait = |outcome: &mut SnapshotOutcome, path: &[u8], left: Duration| {
+            outcome
+                .waiting
+                .push(String::from_utf8_lossy(path).into_owned());
+            let left = left.max(Duration::from_millis(20));
+            outcome.retry_in = Some(outcome.retry_in.map_or(left, |r| r.min(left)));
+        };
+
+        let mut staged: Vec<Staged> = Vec::new();
+        let mut deleted: Vec<(Vec<u8>, Oid)> = Vec::new();
+        for (path, _status) in changes {
+            let item = items.get(&path);
+            if item.is_some_and(|i| i.skip || i.mode == MODE_GITLINK) {
+                continue;
+            }
+            let Ok(tp) = TreePath::new(&path, false) else {
+                tracing::warn!(path = %String::from_utf8_lossy(&path), "not committing a name git refuses");
+                continue;
+            };
+            match writer.lookup(&tp).map_err(super::apply::write_error)? {
+                Found::Absent | Found::Blocked => {
+                    let Some(item) = item else { continue };
+                    // Deleted: once its folder has been still for the quiet period.
+                    match self.nearest_dir_still_for(&writer, &tp, now) {
+                        Some(still) if still < options.quiet => {
+                            wait(&mut outcome, &path, options.quiet - still)
+                        }
+                        _ => deleted.push((path, item.id)),
+                    }
+                }
+                Found::Entry(st) => {
+                    let still = still_for(now, &st);
+                    if still < options.quiet {
+                        wait(&mut outcome, &path, options.quiet - still);
+                        continue;
+                    }
+                    match self.stage(&writer, &tp, &st)? {
+                        Some((id, mode, stat)) => {
+                            if item.is_some_and(|i| i.id == id && i.mode == mode) {
+                                // Only the file's status changed: record it, nothing to commit.
+                                index.add(&entry(&path, id, mode, Some(&stat), false))?;
+                                continue;
+                            }
+                            staged.push(Staged {
+                                kind: if item.is_some() {
+                                    ChangeKind::Modified
+                                } else {
+                                    ChangeKind::Added
+                                },
+                                path,
+                                id,
+                                mode,
+                                stat,
+                            })
+                        }
+                        None => wait(&mut outcome, &path, options.quiet),
+                    }
                 }
             }
         }
-        if !wait.is_zero() {
-            return Ok(SnapshotOutcome::NotQuiet(wait));
-        }
-        let deleted = changes
+
+        // An unusual share of deletions (moves excepted) waits for approval.
+        let added: HashSet<Oid> = staged
             .iter()
-            .filter(|c| c.kind == ChangeKind::Deleted)
-            .count();
-        let tracked = self.raw().index()?.len();
-        if !allow_mass_delete && deleted >= MASS_DELETE_MIN && deleted * 2 > tracked {
-            return Ok(SnapshotOutcome::MassDelete { deleted, tracked });
+            .filter(|s| s.kind == ChangeKind::Added)
+            .map(|s| s.id)
+            .collect();
+        let real_deletions = deleted.iter().filter(|(_, id)| !added.contains(id)).count();
+        if real_deletions > 0 {
+            let recent = self.recent_deletions(now);
+            let tracked_before = items.len() + recent;
+            if unusual_deletion(real_deletions + recent, tracked_before) {
+                let mut paths: Vec<&Vec<u8>> = deleted.iter().map(|(p, _)| p).collect();
+                paths.sort();
+                let mut hasher = sha2::Sha256::default();
+                for p in &paths {
+                    sha2::Digest::update(&mut hasher, p);
+                    sha2::Digest::update(&mut hasher, b"\0");
+                }
+                let digest = sha2::Digest::finalize(hasher);
+                let fingerprint = format!(
+                    "out:{}",
+                    digest
+                        .iter()
+                        .take(12)
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                );
+                if !self.deletion_allowed(&fingerprint) {
+                    let pending = PendingDeletion {
+                        deleted: real_deletions + recent,
+                        tracked: tracked_before,
+                        incoming: false,
+                        fingerprint,
+                    };
+                    self.set_pending_deletion(Some(&pending))?;
+                    outcome.mass_delete = Some(pending);
+                    index.write()?;
+                    return Ok(outcome);
+                }
+            }
         }
 
-        let repo = self.raw();
-        let mut index = repo.index()?;
-        index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
-        index.update_all(["*"], None)?;
-        index.write()?;
-        let tree_id = index.write_tree()?;
-        let tree = repo.find_tree(tree_id)?;
-        let parent = self.head().map(|h| repo.find_commit(h)).transpose()?;
-        if parent.as_ref().is_some_and(|p| p.tree_id() == tree_id) {
-            return Ok(SnapshotOutcome::Clean);
+        if staged.is_empty() && deleted.is_empty() {
+            index.write()?;
+            return Ok(outcome);
         }
-        let message = match style {
-            CommitMessageStyle::Descriptive => summarize(&changes),
-            CommitMessageStyle::Simple => "Update from Ferry".to_string(),
+
+        // The commit: the branch tip plus exactly these changes.
+        let head = self.head().map(|h| repo.find_commit(h)).transpose()?;
+        let base = match &head {
+            Some(c) => c.tree()?,
+            None => repo.find_tree(repo.treebuilder(None)?.write()?)?,
         };
-        let sig = repo.signature()?;
-        let parents: Vec<&git2::Commit> = parent.iter().collect();
-        let commit = repo.commit(
-            Some(&format!("refs/heads/{}", self.branch())),
-            &sig,
-            &sig,
-            &message,
-            &tree,
-            &parents,
-        )?;
-        if repo.head_detached().unwrap_or(false) || repo.head().is_err() {
-            repo.set_head(&format!("refs/heads/{}", self.branch()))?;
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        for (path, _) in &deleted {
+            update.remove(path.as_slice());
         }
-        Ok(SnapshotOutcome::Committed(Snapshot {
-            commit,
-            changes,
-            message,
-        }))
+        for s in &staged {
+            update.upsert(s.path.as_slice(), s.id, file_mode(s.mode));
+        }
+        let tree_id = update.create_updated(repo, &base)?;
+        let mut changes: Vec<Change> = staged
+            .iter()
+            .map(|s| Change {
+                path: String::from_utf8_lossy(&s.path).into_owned(),
+                kind: s.kind,
+            })
+            .chain(deleted.iter().map(|(p, _)| Change {
+                path: String::from_utf8_lossy(p).into_owned(),
+                kind: ChangeKind::Deleted,
+            }))
+            .collect();
+        changes.sort_by(|a, b| a.path.cmp(&b.path));
+        let committed = if head.as_ref().is_some_and(|h| h.tree_id() == tree_id) {
+            None
+        } else {
+            let tree = repo.find_tree(tree_id)?;
+            let message = match options.style {
+                CommitMessageStyle::Descriptive => summarize(&changes),
+                CommitMessageStyle::Simple => "Update from Ferry".to_string(),
+            };
+            let sig = repo.signature()?;
+            let parents: Vec<&git2::Commit<'_>> = head.iter().collect();
+            let commit = repo.commit(None, &sig, &sig, &message, &tree, &parents)?;
+            // The ref first, then the index: a crash between the two makes
+            // the next snapshot find the same content again, never lose it.
+            self.move_branch(head.as_ref().map(|h| h.id()), commit)?;
+            Some(Snapshot {
+                commit,
+                changes,
+                message,
+            })
+        };
+        for s in &staged {
+            index.add(&entry(&s.path, s.id, s.mode, Some(&s.stat), false))?;
+        }
+        for (path, _) in &deleted {
+            let p = String::from_utf8_lossy(path).into_owned();
+            let _ = index.remove(std::path::Path::new(&p), 0);
+        }
+        index.write()?;
+        if real_deletions > 0 {
+            self.record_deletions(now, real_deletions)?;
+        }
+        self.set_pending_deletion(None)?;
+        let _ = std::fs::remove_file(self.raw().path().join("ferry-allowed-deletion"));
+        outcome.committed = committed;
+        Ok(outcome)
     }
 
-    /// The id of the tree at `commit`.
-    pub(crate) fn tree_of(&self, commit: Oid) -> Result<Oid, GitError> {
-        Ok(self.raw().find_commit(commit)?.tree_id())
+    /// Reads the file or link at `path` into a blob, checking that it did
+    /// not change while read. `None`: it did (still being written).
+    fn stage(
+        &self,
+        writer: &super::writer::FolderWriter,
+        path: &TreePath,
+        st: &Stat,
+    ) -> Result<Option<(Oid, u32, Stat)>, GitError> {
+        match st.kind() {
+            Kind::Symlink => {
+                let Some(target) = writer
+                    .link_target(path)
+                    .map_err(super::apply::write_error)?
+                else {
+                    return Ok(None);
+                };
+                let id = self.raw().blob(&target)?;
+                let after = match writer.lookup(path).map_err(super::apply::write_error)? {
+                    Found::Entry(a) => a,
+                    _ => return Ok(None),
+                };
+                Ok(after.same_as(st).then_some((id, MODE_LINK, after)))
+            }
+            Kind::File => {
+                let Some((mut file, before)) =
+                    writer.open_file(path).map_err(super::apply::write_error)?
+                else {
+                    return Ok(None);
+                };
+                let id = self.blob_from_reader(path.as_bytes(), &mut file)?;
+                let after = super::writer::Stat::of_file(&file)?;
+                if !after.same_as(&before) || !before.same_as(st) {
+                    return Ok(None);
+                }
+                let filemode = self
+                    .raw()
+                    .config()
+                    .and_then(|c| c.get_bool("core.filemode"))
+                    .unwrap_or(true);
+                let mode = if filemode && after.executable() {
+                    MODE_EXEC
+                } else if filemode {
+                    MODE_FILE
+                } else {
+                    // No executable bit on this disk: keep what the index says.
+                    self.raw()
+                        .index()
+                        .ok()
+                        .and_then(|i| i.get_path(std::path::Path::new(&path.display()), 0))
+                        .map(|e| {
+                            if e.mode == MODE_EXEC {
+                                MODE_EXEC
+                            } else {
+                                MODE_FILE
+                            }
+                        })
+                        .unwrap_or(MODE_FILE)
+                };
+                Ok(Some((id, mode, after)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// How long the folder holding `path` (or its nearest existing parent)
+    /// has been still: a deletion is as recent as its folder's last change.
+    fn nearest_dir_still_for(
+        &self,
+        writer: &super::writer::FolderWriter,
+        path: &TreePath,
+        now: SystemTime,
+    ) -> Option<Duration> {
+        for dir in path.ancestors().into_iter().rev() {
+            if let Ok(tp) = TreePath::new(dir, false) {
+                if let Ok(Found::Entry(st)) = writer.lookup(&tp) {
+                    if st.kind() == Kind::Dir {
+                        return Some(still_for(now, &st));
+                    }
+                }
+            }
+        }
+        let root = std::fs::metadata(self.dir()).ok()?;
+        use std::os::unix::fs::MetadataExt;
+        let st = Stat {
+            mtime: (root.mtime(), root.mtime_nsec() as u32),
+            ctime: (root.ctime(), root.ctime_nsec() as u32),
+            ..Stat::default()
+        };
+        Some(still_for(now, &st))
+    }
+
+    fn deletions_log(&self) -> std::path::PathBuf {
+        self.raw().path().join("ferry-deletions")
+    }
+
+    /// Files deleted by snapshots in the last hour.
+    fn recent_deletions(&self, now: SystemTime) -> usize {
+        let cutoff = now
+            .checked_sub(DELETION_WINDOW)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        std::fs::read_to_string(self.deletions_log())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter_map(|(t, n)| Some((t.parse::<u64>().ok()?, n.parse::<usize>().ok()?)))
+            .filter(|(t, _)| *t >= cutoff)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    fn record_deletions(&self, now: SystemTime, count: usize) -> Result<(), GitError> {
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let cutoff = secs.saturating_sub(DELETION_WINDOW.as_secs());
+        let mut text: String = std::fs::read_to_string(self.deletions_log())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                l.split_once(' ')
+                    .and_then(|(t, _)| t.parse::<u64>().ok())
+                    .is_some_and(|t| t >= cutoff)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        text.push_str(&format!("{secs} {count}\n"));
+        crate::config::write_atomically(&self.deletions_log(), text.as_bytes())?;
+        Ok(())
+    }
+
+    fn pending_file(&self) -> std::path::PathBuf {
+        self.raw().path().join("ferry-pending-deletion")
+    }
+
+    /// The large deletion waiting for the user's approval, if any.
+    pub fn pending_deletion(&self) -> Option<PendingDeletion> {
+        serde_json::from_slice(&std::fs::read(self.pending_file()).ok()?).ok()
+    }
+
+    pub(crate) fn set_pending_deletion(&self, p: Option<&PendingDeletion>) -> Result<(), GitError> {
+        match p {
+            Some(p) => {
+                let text = serde_json::to_vec(p).map_err(|e| GitError::Other(e.to_string()))?;
+                crate::config::write_atomically(&self.pending_file(), &text)?;
+            }
+            None => {
+                let _ = std::fs::remove_file(self.pending_file());
+            }
+        }
+        Ok(())
+    }
+
+    /// Approves the pending large deletion (exactly that set). False when
+    /// none is pending.
+    pub fn allow_pending_deletion(&self) -> Result<bool, GitError> {
+        let Some(p) = self.pending_deletion() else {
+            return Ok(false);
+        };
+        crate::config::write_atomically(
+            &self.raw().path().join("ferry-allowed-deletion"),
+            p.fingerprint.as_bytes(),
+        )?;
+        Ok(true)
+    }
+
+    /// True when the user approved the deletion set `fingerprint`.
+    pub(crate) fn deletion_allowed(&self, fingerprint: &str) -> bool {
+        std::fs::read_to_string(self.raw().path().join("ferry-allowed-deletion"))
+            .is_ok_and(|f| f.trim() == fingerprint)
+    }
+}
+
+fn file_mode(mode: u32) -> git2::FileMode {
+    match mode {
+        MODE_EXEC => git2::FileMode::BlobExecutable,
+        MODE_LINK => git2::FileMode::Link,
+        MODE_GITLINK => git2::FileMode::Commit,
+        _ => git2::FileMode::Blob,
+    }
+}
+
+fn note(path: &[u8], kind: NoteKind) -> Note {
+    let shown = String::from_utf8_lossy(path).into_owned();
+    Note {
+        message: format!(
+            "{shown} is a separate git repository inside the folder; Ferry leaves it out of what it sends."
+        ),
+        path: shown,
+        kind,
     }
 }
 
@@ -265,5 +654,39 @@ mod tests {
             "Update about.md, delete 2 files"
         );
         assert_eq!(summarize(&[]), "Update from Ferry");
+    }
+
+    #[test]
+    fn unusual_deletions_are_half_or_all() {
+        assert!(unusual_deletion(5_000, 10_000), "exactly half asks");
+        assert!(unusual_deletion(5_003, 10_006));
+        assert!(!unusual_deletion(4_999, 10_000));
+        assert!(unusual_deletion(9, 9), "every file of a small folder asks");
+        assert!(unusual_deletion(1, 1));
+        assert!(!unusual_deletion(1, 3), "one of three is ordinary");
+        assert!(!unusual_deletion(2, 4), "two files are ordinary");
+        assert!(unusual_deletion(3, 6));
+        assert!(!unusual_deletion(0, 0));
+    }
+
+    #[test]
+    fn a_future_timestamp_does_not_make_a_file_look_busy() {
+        let now = SystemTime::now();
+        let secs = now.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        let st = Stat {
+            mtime: (secs + 3600, 0),
+            ctime: (secs - 10, 0),
+            ..Stat::default()
+        };
+        assert!(still_for(now, &st) >= Duration::from_secs(9));
+        let busy = Stat {
+            mtime: (secs - 10, 0),
+            ctime: (secs, 0),
+            ..Stat::default()
+        };
+        assert!(
+            still_for(now, &busy) < Duration::from_secs(1),
+            "a fresh change counts"
+        );
     }
 }

@@ -86,7 +86,8 @@ impl TreePath {
         let last = parts.len() - 1;
         for (i, part) in parts.iter().enumerate() {
             let mode = (i == last && symlink).then_some(ComponentMode::Symlink);
-            if let Err(e) = gix_validate::path::component(part[..].into(), mode, component_options())
+            if let Err(e) =
+                gix_validate::path::component(part[..].into(), mode, component_options())
             {
                 return Err(UnsafePath {
                     reason: e.to_string(),
@@ -164,6 +165,11 @@ impl Stat {
             mtime: (s.st_mtime as i64, s.st_mtime_nsec as u32),
             ctime: (s.st_ctime as i64, s.st_ctime_nsec as u32),
         }
+    }
+
+    /// The status of an open file.
+    pub fn of_file(file: &std::fs::File) -> io::Result<Stat> {
+        Ok(Stat::from_raw(&rustix::fs::fstat(file)?))
     }
 
     /// What kind of entry this is.
@@ -603,7 +609,12 @@ impl FolderWriter {
             return Err(WriteError::Occupied(path.display()));
         }
         let tmp = random_temp_name();
-        let made = self.make_temp(&dir, &tmp, content, current.filter(|c| c.kind() == Kind::File));
+        let made = self.make_temp(
+            &dir,
+            &tmp,
+            content,
+            current.filter(|c| c.kind() == Kind::File),
+        );
         let (file, tmp_stat) = match made {
             Ok(made) => made,
             Err(e) => {
@@ -944,7 +955,9 @@ impl FolderWriter {
             };
             if rustix::fs::unlinkat(&*parent_fd, name, AtFlags::REMOVEDIR).is_ok() {
                 let mut cache = self.dirs.lock().expect("dir cache");
-                cache.retain(|k, _| !(k == rel || k.starts_with(rel) && k.get(rel.len()) == Some(&b'/')));
+                cache.retain(|k, _| {
+                    !(k == rel || k.starts_with(rel) && k.get(rel.len()) == Some(&b'/'))
+                });
                 self.touched
                     .lock()
                     .expect("touched dirs")
@@ -1090,9 +1103,15 @@ mod tests {
             // HFS+ ignores zero-width characters: ".g\u{200c}it".
             ".g\u{200c}it/x",
         ] {
-            assert!(TreePath::new(bad.as_bytes(), false).is_err(), "{bad:?} is refused");
+            assert!(
+                TreePath::new(bad.as_bytes(), false).is_err(),
+                "{bad:?} is refused"
+            );
         }
-        assert!(TreePath::new(b".gitmodules", true).is_err(), "a .gitmodules link is refused");
+        assert!(
+            TreePath::new(b".gitmodules", true).is_err(),
+            "a .gitmodules link is refused"
+        );
         for good in [
             "about.md",
             "docs/a b.md",
@@ -1120,8 +1139,14 @@ mod tests {
         let w = writer(&root);
         let path = TreePath::new(b"..\\escape.txt", false).unwrap();
         w.write(&path, file(b"x"), &|_| true, &copy).unwrap();
-        assert!(root.join("..\\escape.txt").is_file(), "one file, named with a backslash");
-        assert!(!tmp.path().join("escape.txt").exists(), "nothing outside the folder");
+        assert!(
+            root.join("..\\escape.txt").is_file(),
+            "one file, named with a backslash"
+        );
+        assert!(
+            !tmp.path().join("escape.txt").exists(),
+            "nothing outside the folder"
+        );
     }
 
     #[test]
@@ -1134,17 +1159,25 @@ mod tests {
         let w = writer(&root);
         w.write(
             &TreePath::new(b"up", true).unwrap(),
-            Content::Symlink { target: b"../outside" },
+            Content::Symlink {
+                target: b"../outside",
+            },
             &|_| true,
             &copy,
         )
         .unwrap();
-        assert_eq!(std::fs::read_link(root.join("up")).unwrap(), Path::new("../outside"));
+        assert_eq!(
+            std::fs::read_link(root.join("up")).unwrap(),
+            Path::new("../outside")
+        );
         let err = w
             .write(&p("up/escape.txt"), file(b"x"), &|_| true, &copy)
             .unwrap_err();
         assert!(matches!(err, WriteError::ThroughSymlink(_)), "{err:?}");
-        assert!(!outside.join("escape.txt").exists(), "nothing written through the link");
+        assert!(
+            !outside.join("escape.txt").exists(),
+            "nothing written through the link"
+        );
         assert_eq!(w.lookup(&p("up/escape.txt")).unwrap(), Found::Blocked);
         // A removal through the link removes nothing either.
         std::fs::write(outside.join("victim"), b"keep").unwrap();
@@ -1152,9 +1185,13 @@ mod tests {
             w.remove(&p("up/victim"), &|_| true, &copy).unwrap(),
             Removed::Absent
         );
-        assert!(outside.join("victim").exists(), "nothing removed through the link");
+        assert!(
+            outside.join("victim").exists(),
+            "nothing removed through the link"
+        );
         // Writing over the link itself replaces the link, not its target.
-        w.write(&p("up"), file(b"now a file"), &|_| true, &copy).unwrap();
+        w.write(&p("up"), file(b"now a file"), &|_| true, &copy)
+            .unwrap();
         assert_eq!(std::fs::read(root.join("up")).unwrap(), b"now a file");
         assert!(outside.is_dir());
     }
@@ -1171,8 +1208,12 @@ mod tests {
                 .unwrap();
         }
         let w = writer(&root);
-        w.write(&p("note.md"), file(b"new"), &|_| true, &copy).unwrap();
-        assert_eq!(std::fs::read(tmp.path().join("victim")).unwrap(), b"precious");
+        w.write(&p("note.md"), file(b"new"), &|_| true, &copy)
+            .unwrap();
+        assert_eq!(
+            std::fs::read(tmp.path().join("victim")).unwrap(),
+            b"precious"
+        );
     }
 
     #[test]
@@ -1187,7 +1228,9 @@ mod tests {
                 format!("about (conflict {n}).md").into_bytes()
             })
             .unwrap();
-        assert!(matches!(&out, Written::KeptLocal { copy, .. } if copy == b"about (conflict 1).md"));
+        assert!(
+            matches!(&out, Written::KeptLocal { copy, .. } if copy == b"about (conflict 1).md")
+        );
         assert_eq!(std::fs::read(root.join("about.md")).unwrap(), b"server");
         assert_eq!(
             std::fs::read(root.join("about (conflict 1).md")).unwrap(),
@@ -1217,9 +1260,14 @@ mod tests {
         let w = writer(tmp.path());
         let expect_absent: Expect<'_> = &|old| old.stat.is_none();
         std::fs::write(tmp.path().join("new.md"), b"made by the user").unwrap();
-        let out = w.write(&p("new.md"), file(b"server"), expect_absent, &copy).unwrap();
+        let out = w
+            .write(&p("new.md"), file(b"server"), expect_absent, &copy)
+            .unwrap();
         assert!(matches!(out, Written::KeptLocal { .. }));
-        assert_eq!(std::fs::read(tmp.path().join("copy 1")).unwrap(), b"made by the user");
+        assert_eq!(
+            std::fs::read(tmp.path().join("copy 1")).unwrap(),
+            b"made by the user"
+        );
     }
 
     #[test]
@@ -1233,11 +1281,20 @@ mod tests {
             w.remove(&p("docs/a.md"), &|_| false, &copy).unwrap(),
             Removed::KeptLocal { copy: None }
         );
-        assert_eq!(std::fs::read(tmp.path().join("docs/a.md")).unwrap(), b"edited");
-        assert_eq!(w.remove(&p("docs/b.md"), &|_| true, &copy).unwrap(), Removed::Done);
+        assert_eq!(
+            std::fs::read(tmp.path().join("docs/a.md")).unwrap(),
+            b"edited"
+        );
+        assert_eq!(
+            w.remove(&p("docs/b.md"), &|_| true, &copy).unwrap(),
+            Removed::Done
+        );
         assert!(!tmp.path().join("docs/b.md").exists());
         w.remove_empty_dirs([&p("docs/a.md"), &p("docs/b.md")]);
-        assert!(tmp.path().join("docs").is_dir(), "a folder with a file left stays");
+        assert!(
+            tmp.path().join("docs").is_dir(),
+            "a folder with a file left stays"
+        );
         std::fs::remove_file(tmp.path().join("docs/a.md")).unwrap();
         let w = writer(tmp.path());
         w.remove_empty_dirs([&p("docs/a.md")]);
@@ -1251,7 +1308,8 @@ mod tests {
         std::fs::write(&private, b"v1").unwrap();
         std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
         let w = writer(tmp.path());
-        w.write(&p("notes.md"), file(b"v2"), &|_| true, &copy).unwrap();
+        w.write(&p("notes.md"), file(b"v2"), &|_| true, &copy)
+            .unwrap();
         let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o600, "a private file stays private");
         w.write(
@@ -1264,7 +1322,10 @@ mod tests {
             &copy,
         )
         .unwrap();
-        let mode = std::fs::metadata(tmp.path().join("run.sh")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(tmp.path().join("run.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o100, 0o100, "executable from the tree");
         w.set_executable(&p("notes.md"), true, &|_| true).unwrap();
         let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o7777;
@@ -1277,12 +1338,16 @@ mod tests {
         std::fs::create_dir_all(tmp.path().join("press")).unwrap();
         std::fs::write(tmp.path().join("press/keep.md"), b"x").unwrap();
         let w = writer(tmp.path());
-        let err = w.write(&p("press"), file(b"file"), &|_| true, &copy).unwrap_err();
+        let err = w
+            .write(&p("press"), file(b"file"), &|_| true, &copy)
+            .unwrap_err();
         assert!(matches!(err, WriteError::Occupied(_)));
         assert!(tmp.path().join("press/keep.md").exists());
         // And a file in the way of a folder.
         std::fs::write(tmp.path().join("notes"), b"a file").unwrap();
-        let err = w.write(&p("notes/a.md"), file(b"x"), &|_| true, &copy).unwrap_err();
+        let err = w
+            .write(&p("notes/a.md"), file(b"x"), &|_| true, &copy)
+            .unwrap_err();
         assert!(matches!(err, WriteError::Occupied(_)), "{err:?}");
     }
 

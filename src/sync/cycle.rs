@@ -1,8 +1,9 @@
-//! One sync cycle for one folder, as DESIGN.md orders it: recover →
-//! snapshot (local changes are committed before anything from the server
-//! touches the folder) → cheap remote check → fetch → integrate in memory →
-//! apply file by file → move the ref → push (never forced; a rejection
-//! because the server moved loops back, a bounded number of times).
+//! One sync cycle for one folder, as DESIGN.md orders it: lock the folder →
+//! recover → snapshot (local changes are committed before anything from the
+//! server touches the folder; a file still being written waits alone) →
+//! fetch → integrate in memory → apply through the folder writer → move the
+//! ref → push (never forced; a rejection because the server moved loops
+//! back, a bounded number of times).
 //!
 //! Blocking (git2): run it on a worker thread.
 
@@ -14,7 +15,7 @@ use serde::Serialize;
 
 use crate::config::CommitMessageStyle;
 use crate::git::{
-    Applied, Auth, Change, GitError, Pushed, RemoteTip, Repo, Snapshot, SnapshotOutcome,
+    Applied, Auth, Change, GitError, Note, Pushed, RemoteTip, Repo, Snapshot, SnapshotOptions,
 };
 use crate::ErrorClass;
 
@@ -25,8 +26,6 @@ pub struct CycleOptions {
     pub quiet: Duration,
     /// Commit message style.
     pub style: CommitMessageStyle,
-    /// The user confirmed a large deletion.
-    pub allow_mass_delete: bool,
     /// This computer's name, for conflict copies.
     pub host: String,
     /// Pushes retried after the server moved.
@@ -38,7 +37,6 @@ impl Default for CycleOptions {
         Self {
             quiet: Duration::from_secs(1),
             style: CommitMessageStyle::Descriptive,
-            allow_mass_delete: false,
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             max_push_attempts: 5,
         }
@@ -64,6 +62,21 @@ pub struct CycleReport {
     pub pending: usize,
     /// The branch tip after the cycle.
     pub head: Option<String>,
+    /// Files still being written: not sent yet.
+    pub waiting: Vec<String>,
+    /// When to run again for them (milliseconds).
+    pub retry_in_ms: Option<u64>,
+    /// Changes from GitLab wait for a file that is still being written.
+    pub incoming_deferred: bool,
+    /// What the user should know about particular paths.
+    pub notes: Vec<Note>,
+}
+
+impl CycleReport {
+    /// True when files from GitLab are missing from the folder.
+    pub fn needs_attention(&self) -> bool {
+        self.notes.iter().any(|n| n.kind.needs_attention())
+    }
 }
 
 /// Why a cycle stopped.
@@ -75,15 +88,20 @@ pub enum CycleError {
     /// The folder is there but its `.git` is gone.
     #[error("Ferry's record of {} is gone (its hidden .git folder was removed), so it can't tell what changed. Remove the folder from Ferry and add it again; your files stay where they are.", .0.display())]
     NotSetUp(PathBuf),
-    /// Files are still being written.
-    #[error("Waiting for files to finish saving.")]
-    NotQuiet(Duration),
-    /// Many files were deleted: the user must confirm.
+    /// Many files were deleted in the folder: the user must confirm.
     #[error("{deleted} of {tracked} files were deleted from the folder. Ferry paused before sending such a large deletion: restore the files, or choose Resume to delete them on GitLab too.")]
     MassDelete {
         /// Deleted files.
         deleted: usize,
         /// Files tracked before.
+        tracked: usize,
+    },
+    /// A change on GitLab deletes many files: the user must confirm.
+    #[error("A change on GitLab would delete {deleted} of {tracked} files in your folder. Ferry paused before deleting them here: check with your team, or choose Resume to apply it.")]
+    IncomingMassDelete {
+        /// Files it deletes.
+        deleted: usize,
+        /// Files tracked now.
         tracked: usize,
     },
     /// The server kept moving while Ferry tried to push.
@@ -100,12 +118,21 @@ impl CycleError {
     /// Retry later, ask the user, or give up.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::NotQuiet(_) | Self::Busy => ErrorClass::RetryLater,
-            Self::FolderMissing(_) | Self::NotSetUp(_) | Self::MassDelete { .. } => {
-                ErrorClass::NeedsUser
-            }
+            Self::Busy => ErrorClass::RetryLater,
+            Self::FolderMissing(_)
+            | Self::NotSetUp(_)
+            | Self::MassDelete { .. }
+            | Self::IncomingMassDelete { .. } => ErrorClass::NeedsUser,
             Self::Git(e) => e.class(),
         }
+    }
+
+    /// True when syncing is paused for the user (not broken).
+    pub fn pauses(&self) -> bool {
+        matches!(
+            self,
+            Self::FolderMissing(_) | Self::MassDelete { .. } | Self::IncomingMassDelete { .. }
+        )
     }
 }
 
@@ -116,6 +143,16 @@ fn at<T>(step: &str, r: Result<T, GitError>) -> Result<T, GitError> {
         other => other,
     })
 }
+
+/// Approves the large deletion the folder `dir` is waiting on. False when
+/// none is waiting.
+pub fn allow_pending_deletion(dir: &std::path::Path, branch: &str) -> Result<bool, GitError> {
+    Repo::open(dir, branch)?.allow_pending_deletion()
+}
+
+/// How many times an incoming change is retried when a saved file gets in
+/// its way, before its files are written with conflict copies instead.
+const MAX_APPLY_ATTEMPTS: usize = 3;
 
 /// Runs one cycle on the folder `dir` (branch `branch`).
 pub fn run(
@@ -131,42 +168,42 @@ pub fn run(
         return Err(CycleError::NotSetUp(dir.to_path_buf()));
     }
     let repo = Repo::open(dir, branch)?;
+    // One cycle at a time on this folder, whichever process runs it.
+    let _lock = repo.lock_folder()?;
     // 1. Recover.
     let mut report = CycleReport {
-        recovered: repo.recover()?,
+        recovered: at("recovering", repo.recover())?,
         ..CycleReport::default()
     };
-    if let Some(done) = repo.finish_interrupted_apply()? {
-        report.recovered.push(match done {
-            Applied::Done { .. } => "finished applying changes a crash interrupted".into(),
-            Applied::Interrupted { path } => {
-                format!("kept {path}, changed during an interrupted update")
-            }
-        });
-    }
 
     let mut push_attempts = 0;
     let mut apply_attempts = 0;
     loop {
         // 2. Snapshot: local changes first.
-        match at(
+        let snap = at(
             "saving changes",
-            repo.snapshot(options.quiet, options.style, options.allow_mass_delete),
-        )? {
-            SnapshotOutcome::Committed(s) => report.committed.push(s),
-            SnapshotOutcome::Clean => {}
-            SnapshotOutcome::NotQuiet(wait) => return Err(CycleError::NotQuiet(wait)),
-            SnapshotOutcome::MassDelete { deleted, tracked } => {
-                return Err(CycleError::MassDelete { deleted, tracked })
-            }
+            repo.snapshot(SnapshotOptions {
+                quiet: options.quiet,
+                style: options.style,
+            }),
+        )?;
+        if let Some(p) = snap.mass_delete {
+            return Err(CycleError::MassDelete {
+                deleted: p.deleted,
+                tracked: p.tracked,
+            });
         }
+        report.committed.extend(snap.committed);
+        report.waiting = snap.waiting;
+        report.retry_in_ms = snap.retry_in.map(|d| d.as_millis() as u64);
+        report.notes = snap.notes;
 
         // 3. Ask the server for its branch: one request when nothing moved
         // (the ref advertisement), a download only when something did.
         let known = repo.tracking();
         let remote = match at("checking the server", repo.fetch(auth))? {
             RemoteTip::At(o) => {
-                report.fetched = Some(o) != known;
+                report.fetched |= Some(o) != known;
                 Some(o)
             }
             RemoteTip::Missing => None,
@@ -177,23 +214,38 @@ pub fn run(
             let before = repo.head();
             let merged = at(
                 "combining changes",
-                repo.integrate(remote, &options.host, Local::now()),
+                repo.integrate(remote, known, &options.host, Local::now()),
             )?;
             if Some(merged.new_head) != before {
-                match at("updating files", repo.apply(before, merged.new_head))? {
-                    Applied::Done { changes } => {
+                let interruptible = apply_attempts < MAX_APPLY_ATTEMPTS;
+                match at(
+                    "updating files",
+                    repo.apply(before, merged.new_head, interruptible, &options.host),
+                )? {
+                    Applied::Done {
+                        changes,
+                        conflict_copies,
+                    } => {
                         report.incoming.extend(changes);
                         report.conflict_copies.extend(merged.conflict_copies);
+                        report.conflict_copies.extend(conflict_copies);
                     }
                     Applied::Interrupted { path } => {
                         apply_attempts += 1;
-                        tracing::info!(%path, "a file changed while applying; committing it first");
-                        if apply_attempts > 3 {
-                            return Err(CycleError::Busy);
+                        if report.waiting.contains(&path) {
+                            // Still being written: the change waits for it,
+                            // and is applied once the file is quiet and sent.
+                            tracing::info!(%path, "an incoming change waits for a file being saved");
+                            report.incoming_deferred = true;
+                            break;
                         }
-                        // Let the new edit settle, then start over with a snapshot.
-                        std::thread::sleep(options.quiet);
+                        tracing::info!(%path, "a file changed before applying; committing it first");
                         continue;
+                    }
+                    Applied::MassDelete {
+                        deleted, tracked, ..
+                    } => {
+                        return Err(CycleError::IncomingMassDelete { deleted, tracked });
                     }
                 }
             }
@@ -213,6 +265,9 @@ pub fn run(
         }
         break;
     }
+    let mut notes = repo.apply_notes();
+    notes.append(&mut report.notes);
+    report.notes = notes;
     report.pending = repo.pending();
     report.head = repo.head().map(|h| h.to_string());
     Ok(report)

@@ -138,6 +138,7 @@ impl Engine {
                 f.message = message;
                 f.last_synced = Some(chrono::Utc::now());
                 f.pending = report.pending as u32;
+                f.notes = report.notes.clone();
                 let at = chrono::Utc::now();
                 let commit = report.head.clone();
                 let mut recent: Vec<Activity> = report
@@ -172,6 +173,7 @@ impl Engine {
                 f.conflicts.retain(|c| root.join(c).exists());
                 if !f.conflicts.is_empty()
                     && matches!(f.state, SyncState::Synced | SyncState::Conflict)
+                    && !report.needs_attention()
                 {
                     f.state = SyncState::Conflict;
                     f.message = format!(
@@ -257,6 +259,7 @@ fn folder_statuses(config: &Config) -> Vec<FolderStatus> {
             pending: 0,
             recent: Vec::new(),
             conflicts: Vec::new(),
+            notes: Vec::new(),
         })
         .collect()
 }

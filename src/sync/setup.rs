@@ -84,6 +84,14 @@ pub enum SetupError {
         /// What failed.
         why: String,
     },
+    /// The folder is a clone of the project Ferry can't take over as it is.
+    #[error("{} already holds a copy of this project, but Ferry can't take it over: {why}.", dir.display())]
+    NotAdoptable {
+        /// The folder.
+        dir: PathBuf,
+        /// Why, and what to do.
+        why: String,
+    },
     /// Saving the settings failed.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -97,6 +105,7 @@ impl SetupError {
             Self::Account(e) => e.code(),
             Self::Git(_) => "git",
             Self::OtherRepository { .. } => "other_repository",
+            Self::NotAdoptable { .. } => "not_adoptable",
             Self::Backup { .. } => "backup",
             Self::Config(_) => "settings",
         }
@@ -129,13 +138,26 @@ pub fn backup_dir_for(dir: &Path) -> PathBuf {
     candidate
 }
 
+/// Moves every entry of `from` into the new folder `to`; on failure, what
+/// was moved goes back, so the error can say nothing was changed.
 fn move_entries(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        std::fs::rename(entry.path(), to.join(entry.file_name()))?;
+    std::fs::create_dir(to)?;
+    let mut moved = Vec::new();
+    let result = (|| {
+        for entry in std::fs::read_dir(from)? {
+            let name = entry?.file_name();
+            std::fs::rename(from.join(&name), to.join(&name))?;
+            moved.push(name);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for name in &moved {
+            let _ = std::fs::rename(to.join(name), from.join(name));
+        }
+        let _ = std::fs::remove_dir(to);
     }
-    Ok(())
+    result
 }
 
 fn same_remote(a: &str, b: &str) -> bool {
@@ -206,18 +228,12 @@ pub async fn add_folder(
         if !same_remote(&remote, &url) {
             return Err(SetupError::OtherRepository { dir, other: remote });
         }
+        check_adoptable(&repo, &dir, &branch)?;
         repo.prepare()?;
         repo.set_identity(&user.name, &email)?;
         SetUp::Adopted
     } else if choice.existing_entries == 0 {
-        clone_blocking(
-            url,
-            dir.clone(),
-            Some(branch.clone()).filter(|_| !empty_project),
-            auth,
-            progress,
-        )
-        .await?;
+        clone_blocking(url, dir.clone(), branch.clone(), auth, progress).await?;
         SetUp::Cloned
     } else {
         let mode = existing.unwrap_or(if empty_project {
@@ -233,20 +249,13 @@ pub async fn add_folder(
                     why: e.to_string(),
                 })?;
                 tracing::info!(backup = %backup.display(), "moved the folder's files to a backup");
-                clone_blocking(
-                    url,
-                    dir.clone(),
-                    Some(branch.clone()).filter(|_| !empty_project),
-                    auth,
-                    progress,
-                )
-                .await?;
+                clone_blocking(url, dir.clone(), branch.clone(), auth, progress).await?;
                 SetUp::BackedUp { backup }
             }
             ExistingFiles::Upload => {
                 let d = dir.clone();
                 let b = branch.clone();
-                tokio::task::spawn_blocking(move || upload_into(&d, &url, &b, &auth))
+                tokio::task::spawn_blocking(move || Repo::init_with_files(&url, &d, &b, &auth))
                     .await
                     .map_err(|e| GitError::Other(e.to_string()))??;
                 SetUp::Uploading {
@@ -291,45 +300,44 @@ pub async fn add_folder(
 async fn clone_blocking(
     url: String,
     dir: PathBuf,
-    branch: Option<String>,
+    branch: String,
     auth: Auth,
     progress: impl FnMut(Progress) + Send + 'static,
 ) -> Result<(), GitError> {
     tokio::task::spawn_blocking(move || {
-        // libgit2 clones into an empty directory; the folder was checked empty.
-        Repo::clone(&url, &dir, branch.as_deref(), &auth, progress).map(|_| ())
+        // The folder was checked empty; the writer keeps anything that appears.
+        Repo::clone(&url, &dir, &branch, &auth, progress).map(|_| ())
     })
     .await
     .map_err(|e| GitError::Other(e.to_string()))?
 }
 
-/// Turns `dir` (with files) into a clone of `url` without touching its
-/// files: the history is fetched into it, files only on the server are
-/// written, and the first sync commits and uploads the folder's files.
-fn upload_into(dir: &Path, url: &str, branch: &str, auth: &Auth) -> Result<(), GitError> {
-    let repo = git2::Repository::init(dir)?;
-    if repo.find_remote("origin").is_err() {
-        repo.remote("origin", url)?;
+/// A clone can be adopted as it is only on the synced branch and with no
+/// merge or rebase of another git tool under way: otherwise its first
+/// snapshot would send another branch's files, or conflict markers.
+fn check_adoptable(repo: &Repo, dir: &Path, branch: &str) -> Result<(), SetupError> {
+    let raw = repo.raw();
+    if raw.state() != git2::RepositoryState::Clean {
+        return Err(SetupError::NotAdoptable {
+            dir: dir.to_path_buf(),
+            why: "a merge or rebase is unfinished in it; finish or abort it first".into(),
+        });
     }
-    repo.set_head(&format!("refs/heads/{branch}"))?;
-    let r = Repo::open(dir, branch)?;
-    r.prepare()?;
-    if let crate::git::RemoteTip::At(tip) = r.fetch(auth)? {
-        // Start from the server's history; keep every local file as it is.
-        repo.reference(
-            &format!("refs/heads/{branch}"),
-            tip,
-            true,
-            "ferry: adopt the server's history",
-        )?;
-        let tree = repo.find_commit(tip)?.tree()?;
-        let mut index = repo.index()?;
-        index.read_tree(&tree)?;
-        index.write()?;
-        let mut checkout = git2::build::CheckoutBuilder::new();
-        // Only create files that are missing: never overwrite one that exists.
-        checkout.safe().recreate_missing(true).allow_conflicts(true);
-        repo.checkout_index(Some(&mut index), Some(&mut checkout))?;
+    let head = raw
+        .find_reference("HEAD")
+        .ok()
+        .and_then(|h| h.symbolic_target().ok().flatten().map(str::to_string));
+    match head.as_deref().and_then(|h| h.strip_prefix("refs/heads/")) {
+        Some(b) if b == branch => Ok(()),
+        Some(other) => Err(SetupError::NotAdoptable {
+            dir: dir.to_path_buf(),
+            why: format!(
+                "it is on the branch {other}, and Ferry syncs {branch}; switch it to {branch} in your git tool, or choose another folder"
+            ),
+        }),
+        None => Err(SetupError::NotAdoptable {
+            dir: dir.to_path_buf(),
+            why: format!("it isn't on a branch; switch it to {branch} in your git tool first"),
+        }),
     }
-    Ok(())
 }

@@ -84,6 +84,10 @@ pub struct FolderStatus {
     /// shows `conflict` until the user has dealt with them.
     #[serde(default)]
     pub conflicts: Vec<String>,
+    /// What the user should know about particular paths: files from GitLab
+    /// the folder couldn't take, submodules, nested repositories left out.
+    #[serde(default)]
+    pub notes: Vec<crate::git::Note>,
 }
 
 /// How many recent file changes a folder's status keeps.
@@ -174,6 +178,7 @@ mod tests {
             pending: 0,
             recent: Vec::new(),
             conflicts: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

@@ -49,8 +49,6 @@ const ACTIVE_POLL: Duration = Duration::from_secs(3);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How long a burst of watcher messages is gathered before a cycle.
 const COALESCE: Duration = Duration::from_millis(30);
-/// A file saved again and again is committed anyway after this long.
-const MAX_DEFERRAL: Duration = Duration::from_secs(60);
 /// Folders that may talk to GitLab at the same time.
 const NETWORK_SLOTS: usize = 4;
 
@@ -122,12 +120,10 @@ async fn serve(
         .unwrap_or_else(|| "main".into());
     let quiet = Duration::from_millis(settings.preferences.quiet_period_ms);
     let mut paused = settings.folder.paused;
-    let mut allow_mass_delete = false;
     let mut due: Option<Instant> = Some(Instant::now());
     let mut active_until = Instant::now() + ACTIVE_WINDOW;
     let mut failures: u32 = 0;
     let mut waiting_for_user = false;
-    let mut deferred_since: Option<Instant> = None;
     // The next cycle runs because of something the user did (show "syncing").
     let mut show_work = true;
 
@@ -170,7 +166,13 @@ async fn serve(
                 continue;
             }
             Some(Msg::ConfirmDeletion) => {
-                allow_mass_delete = true;
+                let (d, b) = (dir.clone(), branch.clone());
+                let approved =
+                    tokio::task::spawn_blocking(move || cycle::allow_pending_deletion(&d, &b))
+                        .await;
+                if !matches!(approved, Ok(Ok(true))) {
+                    tracing::info!("no large deletion was waiting for approval");
+                }
                 show_work = true;
                 waiting_for_user = false;
                 due = Some(Instant::now());
@@ -224,15 +226,11 @@ async fn serve(
             }
         };
         let auth = git_auth(&settings.instance, &cred);
-        // Saved continuously for a long time: commit what is there now.
-        let quiet_now = match deferred_since {
-            Some(since) if since.elapsed() > MAX_DEFERRAL => Duration::ZERO,
-            _ => quiet,
-        };
+        // A file still being written waits, alone, however long it takes:
+        // it is never committed half written.
         let options = CycleOptions {
-            quiet: quiet_now,
+            quiet,
             style: settings.preferences.commit_messages,
-            allow_mass_delete,
             ..CycleOptions::default()
         };
         let _slot = network_slots().acquire().await;
@@ -244,12 +242,28 @@ async fn serve(
         match result {
             Ok(report) => {
                 failures = 0;
-                deferred_since = None;
-                allow_mass_delete = false;
                 if report.pushed || !report.incoming.is_empty() || !report.committed.is_empty() {
                     active_until = Instant::now() + ACTIVE_WINDOW;
                 }
-                let (state, message) = if report.conflict_copies.is_empty() {
+                if let Some(ms) = report.retry_in_ms {
+                    // Look again once the files being written have been quiet.
+                    due = Some(Instant::now() + Duration::from_millis(ms + 50));
+                }
+                let (state, message) = if report.needs_attention() {
+                    (SyncState::Error, attention_message(&report))
+                } else if !report.waiting.is_empty() {
+                    (
+                        SyncState::Syncing,
+                        format!(
+                            "Waiting for {} to finish saving…",
+                            report
+                                .waiting
+                                .first()
+                                .map(String::as_str)
+                                .unwrap_or("a file")
+                        ),
+                    )
+                } else if report.conflict_copies.is_empty() {
                     (SyncState::Synced, synced_message(&report))
                 } else {
                     (
@@ -267,15 +281,6 @@ async fn serve(
                 );
                 engine.record_cycle(&id, state, message, &report, &project_url);
             }
-            Err(CycleError::NotQuiet(wait)) => {
-                deferred_since.get_or_insert_with(Instant::now);
-                due = Some(Instant::now() + wait + Duration::from_millis(50));
-                engine.set_folder(
-                    &id,
-                    SyncState::Syncing,
-                    "Waiting for files to finish saving…".into(),
-                );
-            }
             Err(e) => match e.class() {
                 ErrorClass::RetryLater => {
                     failures += 1;
@@ -284,10 +289,7 @@ async fn serve(
                 }
                 _ => {
                     waiting_for_user = true;
-                    if matches!(
-                        e,
-                        CycleError::FolderMissing(_) | CycleError::MassDelete { .. }
-                    ) {
+                    if e.pauses() {
                         engine.set_folder(&id, SyncState::Paused, e.to_string());
                     } else {
                         engine.set_folder(&id, SyncState::Error, e.to_string());
@@ -301,6 +303,27 @@ async fn serve(
 fn backoff(failures: u32) -> Duration {
     let base = Duration::from_secs(2u64.saturating_pow(failures.min(9)));
     jitter(base.min(MAX_BACKOFF))
+}
+
+/// The message for files from GitLab the folder couldn't take.
+pub fn attention_message(r: &CycleReport) -> String {
+    let skipped: Vec<&crate::git::Note> = r
+        .notes
+        .iter()
+        .filter(|n| n.kind.needs_attention())
+        .collect();
+    match skipped.as_slice() {
+        [one] => one.message.clone(),
+        many => format!(
+            "{} files from GitLab weren't saved in your folder ({}); everything else is in sync. See the folder's notes for why.",
+            many.len(),
+            many.iter()
+                .take(3)
+                .map(|n| n.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn synced_message(r: &CycleReport) -> String {
