@@ -2,7 +2,8 @@
 //! events into one "something changed" message after a quiet period.
 //!
 //! Events under `.git/` and Ferry's own temporary files never wake the
-//! folder's loop. The watcher only triggers; the cycle always scans the whole
+//! folder's loop, and symbolic links are never followed: a link a
+//! collaborator pushed (say, to `/`) adds no watches outside the folder. The watcher only triggers; the cycle always scans the whole
 //! folder, so a dropped event, an overflow or a watcher error at worst delays
 //! a change until the next trigger, and the periodic poll is the backstop.
 //! Errors (such as the inotify watch limit) are logged and turn into a
@@ -11,15 +12,15 @@
 use std::path::{Component, Path};
 use std::time::Duration;
 
-use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
+use notify_debouncer_full::notify::{self, EventKind, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, Debouncer, NoCache};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::sync::worker::Msg;
 
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
-    _inner: Option<Debouncer<RecommendedWatcher, RecommendedCache>>,
+    _inner: Option<Debouncer<RecommendedWatcher, NoCache>>,
 }
 
 /// True when a change at `path` (inside `root`) should wake the loop.
@@ -35,7 +36,9 @@ pub fn relevant(root: &Path, path: &Path) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    !name.contains(".ferry-tmp-") && !name.contains(".ferry-write-check-")
+    !name.starts_with(crate::git::writer::TEMP_PREFIX)
+        && !name.contains(".ferry-tmp-")
+        && !name.contains(".ferry-write-check-")
 }
 
 /// Starts watching `root`; sends [`Msg::Changed`] after `quiet_ms` of quiet.
@@ -63,7 +66,16 @@ pub fn start(root: &Path, quiet_ms: u64, tx: UnboundedSender<Msg>) -> Watcher {
     // Look for quiet files often, so a save is sent soon after its quiet
     // period rather than up to a quarter period later.
     let tick = (quiet / 10).max(Duration::from_millis(20));
-    let inner = match new_debouncer(quiet, Some(tick), handler) {
+    // Never follow a link out of the folder (a collaborator can push a link
+    // to `/`): no watches and no file-id scan beyond the folder itself.
+    let config = notify::Config::default().with_follow_symlinks(false);
+    let inner = match new_debouncer_opt::<_, RecommendedWatcher, NoCache>(
+        quiet,
+        Some(tick),
+        handler,
+        NoCache,
+        config,
+    ) {
         Ok(mut d) => match d.watch(root, RecursiveMode::Recursive) {
             Ok(()) => Some(d),
             Err(e) => {

@@ -35,6 +35,13 @@ use super::writer::{
 };
 use super::{GitError, Repo};
 
+/// A tree or index path as a file system path (bytes kept as they are:
+/// names that aren't UTF-8 reach git unchanged).
+pub(crate) fn bytes_path(bytes: &[u8]) -> &Path {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(bytes))
+}
+
 /// Regular file.
 pub(crate) const MODE_FILE: u32 = 0o100644;
 /// Executable file.
@@ -351,8 +358,7 @@ impl Repo {
         path: &[u8],
         reader: &mut dyn Read,
     ) -> Result<Oid, GitError> {
-        let hint = String::from_utf8_lossy(path).into_owned();
-        let mut w = self.raw().blob_writer(Some(Path::new(&hint)))?;
+        let mut w = self.raw().blob_writer(Some(bytes_path(path)))?;
         std::io::copy(reader, &mut w)?;
         Ok(w.commit()?)
     }
@@ -566,7 +572,6 @@ impl Repo {
             let Some(old) = &step.old else { continue };
             if old.mode == MODE_GITLINK || old.skip {
                 if step.new.is_none() {
-                    let _ = index.remove_path(Path::new(&*String::from_utf8_lossy(&step.path)));
                     remove_entry(&mut index, &step.path);
                 }
                 continue;
@@ -842,10 +847,10 @@ impl Repo {
             }
         };
         let mut converted;
-        let reader: &mut dyn Read = if crlf.is_some() {
+        let reader: &mut dyn Read = if let Some(crlf) = crlf {
             let mut bytes = Vec::new();
             reader.read_to_end(&mut bytes)?;
-            converted = std::io::Cursor::new(super::eol::smudge(&bytes, crlf.expect("checked")));
+            converted = std::io::Cursor::new(super::eol::smudge(&bytes, crlf));
             &mut converted
         } else {
             &mut *reader
@@ -1033,8 +1038,7 @@ fn kind_of(mode: u32) -> u32 {
 }
 
 fn remove_entry(index: &mut git2::Index, path: &[u8]) {
-    let p = String::from_utf8_lossy(path).into_owned();
-    let _ = index.remove(Path::new(&p), 0);
+    let _ = index.remove(bytes_path(path), 0);
 }
 
 fn note_for(path: &[u8], e: &WriteError) -> Note {

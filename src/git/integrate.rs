@@ -22,7 +22,7 @@ use chrono::{DateTime, Local};
 use git2::{IndexEntry, MergeOptions, Oid};
 use serde::Serialize;
 
-use super::apply::{flatten_tree, MODE_GITLINK};
+use super::apply::{bytes_path, flatten_tree, MODE_GITLINK};
 use super::{GitError, Repo, REMOTE};
 
 /// The result of combining the local branch with the server's.
@@ -208,16 +208,12 @@ impl Repo {
         loop {
             let candidate = conflict_copy_name(&text, now, host, n).into_bytes();
             let free = !taken.contains(&candidate)
-                && index
-                    .get_path(
-                        std::path::Path::new(&*String::from_utf8_lossy(&candidate)),
-                        0,
-                    )
-                    .is_none()
-                && !self
+                && index.get_path(bytes_path(&candidate), 0).is_none()
+                && self
                     .dir()
-                    .join(&*String::from_utf8_lossy(&candidate))
-                    .exists();
+                    .join(bytes_path(&candidate))
+                    .symlink_metadata()
+                    .is_err();
             if free {
                 copies.insert(path.to_vec(), candidate.clone());
                 return candidate;
@@ -241,8 +237,7 @@ impl Repo {
         let mut keep = HashSet::new();
         for c in &conflicts {
             for side in [&c.ancestor, &c.our, &c.their].into_iter().flatten() {
-                let p = String::from_utf8_lossy(&side.path).into_owned();
-                let _ = index.conflict_remove(std::path::Path::new(&p));
+                let _ = index.conflict_remove(bytes_path(&side.path));
             }
         }
         for c in conflicts {
@@ -311,8 +306,7 @@ impl Repo {
             .cloned()
             .collect();
         for (path, id, mode) in clashes {
-            let p = String::from_utf8_lossy(&path).into_owned();
-            index.remove(std::path::Path::new(&p), 0)?;
+            index.remove(bytes_path(&path), 0)?;
             let copy = self.copy_for(index, copies, &path, host, now);
             index.add(&stage0(&copy, id, mode))?;
         }

@@ -346,6 +346,15 @@ impl Repo {
     /// Opens the repository in `dir`, syncing `branch`.
     pub fn open(dir: &Path, branch: &str) -> Result<Repo, GitError> {
         durable_gitdir();
+        // A `commondir` file would make libgit2 take config, refs and
+        // objects from elsewhere (and send the sign-in wherever that
+        // config says): Ferry never writes one, so one found is refused.
+        if dir.join(".git/commondir").symlink_metadata().is_ok() {
+            return Err(GitError::Other(format!(
+                "{} has a .git/commondir file Ferry didn't write; remove it to sync this folder",
+                dir.display()
+            )));
+        }
         let repo = Repository::open(dir)?;
         Ok(Repo {
             repo,
@@ -671,7 +680,7 @@ impl Repo {
     pub fn recover(&self) -> Result<Vec<String>, GitError> {
         let mut done = Vec::new();
         for lock in lock_files(self.repo.path()) {
-            if !lock_is_stale(&lock) {
+            if !lock_is_stale(&lock, &self.dir) {
                 return Err(GitError::Locked);
             }
             match std::fs::remove_file(&lock) {
@@ -794,15 +803,15 @@ fn lock_files(git_dir: &Path) -> Vec<PathBuf> {
 /// How long a lock may be held by a live git before Ferry stops waiting.
 const LOCK_PATIENCE: Duration = Duration::from_secs(600);
 
-/// A lock file no live git holds: no git process runs on this computer
-/// (and the file isn't brand new), or it is older than any git operation
-/// takes. A date in the future proves nothing about its age.
-fn lock_is_stale(lock: &Path) -> bool {
+/// A lock file no live git holds: no git process works in the folder (and
+/// the file isn't brand new), or it is older than any git operation takes.
+/// A date in the future proves nothing about its age.
+fn lock_is_stale(lock: &Path, folder: &Path) -> bool {
     let modified = std::fs::symlink_metadata(lock)
         .and_then(|m| m.modified())
         .ok();
     let age = modified.and_then(|t| t.elapsed().ok());
-    if git_process_running() {
+    if git_process_running(folder) {
         return age.is_some_and(|a| a > LOCK_PATIENCE);
     }
     // Possibly being written right now by a git that just started.
@@ -829,22 +838,29 @@ fn lost_the_race(message: &str) -> bool {
     .any(|needle| m.contains(needle))
 }
 
-/// True if a git process (`git`, `git-*`) runs on this computer, whatever
-/// its working directory (`git -C` works from anywhere).
-fn git_process_running() -> bool {
+/// True if a git process (`git`, `git-*`) may be working in `folder`. On
+/// Linux: its working directory is inside the folder (`git -C` changes to
+/// it), or it has a file of the folder open, or its environment names the
+/// folder (`GIT_DIR`). Elsewhere, any running git counts.
+fn git_process_running(folder: &Path) -> bool {
     let me = std::process::id();
     #[cfg(target_os = "linux")]
     {
+        let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
         if let Ok(entries) = std::fs::read_dir("/proc") {
             return entries.flatten().any(|e| {
                 let pid: Option<u32> = e.file_name().to_str().and_then(|n| n.parse().ok());
-                pid.is_some_and(|p| p != me)
-                    && std::fs::read_to_string(e.path().join("comm"))
-                        .is_ok_and(|c| is_git_name(c.trim()))
+                if pid.is_none_or(|p| p == me) {
+                    return false;
+                }
+                let proc = e.path();
+                let is_git =
+                    std::fs::read_to_string(proc.join("comm")).is_ok_and(|c| is_git_name(c.trim()));
+                is_git && works_in(&proc, &folder)
             });
         }
     }
-    let _ = me;
+    let _ = (me, folder);
     // Elsewhere (and without /proc): ask the system's process list.
     let listing = if cfg!(windows) {
         std::process::Command::new("tasklist")
@@ -865,6 +881,33 @@ fn git_process_running() -> bool {
         // Can't tell: assume one runs, so only old locks are removed.
         Err(_) => true,
     }
+}
+
+/// The process at `/proc/PID` works in `folder`: by its working
+/// directory, an open file, or `GIT_DIR`/`GIT_WORK_TREE`. A process whose
+/// details can't be read (another user's) counts, to be safe.
+#[cfg(target_os = "linux")]
+fn works_in(proc: &Path, folder: &Path) -> bool {
+    match std::fs::read_link(proc.join("cwd")) {
+        Ok(cwd) if cwd.starts_with(folder) => return true,
+        Ok(_) => {}
+        Err(_) => return true,
+    }
+    let open_here = std::fs::read_dir(proc.join("fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.starts_with(folder)));
+    if open_here {
+        return true;
+    }
+    let needle = folder.as_os_str().as_encoded_bytes();
+    std::fs::read(proc.join("environ")).is_ok_and(|env| {
+        env.split(|b| *b == 0).any(|var| {
+            (var.starts_with(b"GIT_DIR=") || var.starts_with(b"GIT_WORK_TREE="))
+                && var.windows(needle.len()).any(|w| w == needle)
+        })
+    })
 }
 
 fn is_git_name(name: &str) -> bool {

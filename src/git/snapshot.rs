@@ -26,7 +26,7 @@ use git2::{Oid, Status, StatusOptions, StatusShow};
 use serde::{Deserialize, Serialize};
 
 use super::apply::{
-    entry, index_items, Note, NoteKind, MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_LINK,
+    bytes_path, entry, index_items, Note, NoteKind, MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_LINK,
 };
 use super::writer::{Found, Kind, Stat, TreePath};
 use super::{GitError, Repo};
@@ -175,6 +175,9 @@ fn still_for(now: SystemTime, st: &Stat) -> Duration {
     }
 }
 
+/// Changed paths with their status, and the notes of what was left out.
+type WorkdirChanges = (Vec<(Vec<u8>, Status)>, Vec<Note>);
+
 struct Staged {
     path: Vec<u8>,
     id: Oid,
@@ -186,7 +189,7 @@ struct Staged {
 impl Repo {
     /// Files that differ from the index (untracked included, ignored not),
     /// and the nested repositories left out.
-    fn workdir_changes(&self) -> Result<(Vec<(Vec<u8>, Status)>, Vec<Note>), GitError> {
+    fn workdir_changes(&self) -> Result<WorkdirChanges, GitError> {
         let mut opts = StatusOptions::new();
         opts.show(StatusShow::Workdir)
             .include_untracked(true)
@@ -403,8 +406,7 @@ impl Repo {
             index.add(&entry(&s.path, s.id, s.mode, Some(&s.stat), false))?;
         }
         for (path, _) in &deleted {
-            let p = String::from_utf8_lossy(path).into_owned();
-            let _ = index.remove(std::path::Path::new(&p), 0);
+            let _ = index.remove(bytes_path(path), 0);
         }
         index.write()?;
         if real_deletions > 0 {
@@ -464,7 +466,7 @@ impl Repo {
                     self.raw()
                         .index()
                         .ok()
-                        .and_then(|i| i.get_path(std::path::Path::new(&path.display()), 0))
+                        .and_then(|i| i.get_path(bytes_path(path.as_bytes()), 0))
                         .map(|e| {
                             if e.mode == MODE_EXEC {
                                 MODE_EXEC

@@ -401,6 +401,9 @@ impl Default for Capabilities {
     }
 }
 
+/// A path's directory (open) and its last component.
+type Located<'p> = (Arc<OwnedFd>, &'p [u8]);
+
 /// The one writer of a synced folder.
 pub struct FolderWriter {
     root: Arc<OwnedFd>,
@@ -526,7 +529,7 @@ impl FolderWriter {
         &self,
         path: &'p TreePath,
         create: bool,
-    ) -> Result<Option<(Arc<OwnedFd>, &'p [u8])>, WriteError> {
+    ) -> Result<Option<Located<'p>>, WriteError> {
         let (parent, name) = path.split();
         match self.dir(parent.unwrap_or(b""), create) {
             Ok(Some(fd)) => Ok(Some((fd, name))),
@@ -637,7 +640,7 @@ impl FolderWriter {
         let stat = match file {
             Some(f) => Stat::from_raw(&rustix::fs::fstat(&f).map_err(|e| folder(e.into()))?),
             None => match rustix::fs::statat(&*dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) if st.st_ino as u64 == tmp_stat.ino => Stat::from_raw(&st),
+                Ok(st) if Stat::from_raw(&st).ino == tmp_stat.ino => Stat::from_raw(&st),
                 _ => Stat::default(),
             },
         };
