@@ -42,6 +42,9 @@ pub(crate) fn bytes_path(bytes: &[u8]) -> &Path {
     Path::new(std::ffi::OsStr::from_bytes(bytes))
 }
 
+/// Files larger than this stream into the object store (when no filter applies).
+const STREAM_ABOVE: u64 = 32 << 20;
+
 /// Regular file.
 pub(crate) const MODE_FILE: u32 = 0o100644;
 /// Executable file.
@@ -339,7 +342,7 @@ impl Repo {
             }
             Kind::File => {
                 let mut file = old.open().ok()?;
-                let id = self.blob_from_reader(path, &mut file).ok()?;
+                let id = self.blob_from_reader(path, &mut file, Some(st.size)).ok()?;
                 let mode = if st.executable() {
                     MODE_EXEC
                 } else {
@@ -351,16 +354,62 @@ impl Repo {
         }
     }
 
-    /// Stores the content of `reader` as a blob, with git's clean filters
-    /// for `path` (line endings as `.gitattributes` says).
+    /// Stores the content of `reader` (of `size` bytes, when known) as a
+    /// blob, with git's clean filters for `path` when attributes are in use
+    /// (line endings as `.gitattributes` says). Without filters, a large
+    /// file streams into the object store.
     pub(crate) fn blob_from_reader(
         &self,
         path: &[u8],
         reader: &mut dyn Read,
+        size: Option<u64>,
     ) -> Result<Oid, GitError> {
-        let mut w = self.raw().blob_writer(Some(bytes_path(path)))?;
-        std::io::copy(reader, &mut w)?;
-        Ok(w.commit()?)
+        if self.filters_in_use() {
+            let mut w = self.raw().blob_writer(Some(bytes_path(path)))?;
+            std::io::copy(reader, &mut w)?;
+            return Ok(w.commit()?);
+        }
+        match size {
+            Some(size) if size > STREAM_ABOVE => {
+                let odb = self.raw().odb()?;
+                let mut w = odb.writer(size as usize, ObjectType::Blob)?;
+                let copied = std::io::copy(reader, &mut w)?;
+                if copied != size {
+                    return Err(GitError::Other(format!(
+                        "{} changed while it was read",
+                        String::from_utf8_lossy(path)
+                    )));
+                }
+                Ok(w.finalize()?)
+            }
+            _ => {
+                let mut bytes = Vec::new();
+                reader.read_to_end(&mut bytes)?;
+                Ok(self.raw().blob(&bytes)?)
+            }
+        }
+    }
+
+    /// Whether `.gitattributes` (or another attributes file) can ask for
+    /// filters in this folder; decided at the start of each apply and
+    /// snapshot from the paths they will see.
+    pub(crate) fn decide_filters<'p>(&self, paths: impl IntoIterator<Item = &'p [u8]>) {
+        let named = paths
+            .into_iter()
+            .any(|p| p == b".gitattributes" || p.ends_with(b"/.gitattributes"));
+        let config = self.raw().config().ok();
+        let global_file = config
+            .as_ref()
+            .and_then(|c| c.get_path("core.attributesFile").ok())
+            .or_else(|| {
+                std::env::var_os("XDG_CONFIG_HOME")
+                    .map(std::path::PathBuf::from)
+                    .or_else(|| dirs::home_dir().map(|h| h.join(".config")))
+                    .map(|c| c.join("git/attributes"))
+            })
+            .is_some_and(|f| f.exists());
+        let info = self.raw().path().join("info/attributes").exists();
+        self.set_filters(named || global_file || info);
     }
 
     /// True when what `old` shows is the index's record `item` (or, for a
@@ -418,6 +467,7 @@ impl Repo {
         let mut index = repo.index()?;
         index.read(true)?;
         let have = index_items(&index);
+        self.decide_filters(have.keys().chain(wanted.keys()).map(Vec::as_slice));
         let racy = index_mtime(repo);
         let writer = self.writer(options.durability)?;
         let caps = writer.capabilities();
@@ -482,6 +532,22 @@ impl Repo {
 
         // Check every file the plan touches before writing any.
         if options.interruptible {
+            // On a disk that ignores case, a file being renamed only in case
+            // is found under its new name too.
+            let going: HashSet<String> = if caps.case_insensitive {
+                steps
+                    .iter()
+                    .filter(|s| {
+                        s.new.is_none()
+                            || s.old.as_ref().is_some_and(|o| {
+                                s.new.is_some_and(|n| kind_of(o.mode) != kind_of(n.mode))
+                            })
+                    })
+                    .map(|s| String::from_utf8_lossy(&s.path).to_lowercase())
+                    .collect()
+            } else {
+                HashSet::new()
+            };
             for step in &steps {
                 let Ok(path) = TreePath::new(&step.path, false) else {
                     continue;
@@ -498,10 +564,15 @@ impl Repo {
                     (None, Found::Absent | Found::Blocked) => true,
                     (None, Found::Entry(_)) => {
                         // Something is where GitLab's new file goes: ignored
-                        // (kept, reported) or not yet committed (stop).
-                        options.keep_existing || self.is_ignored(&step.path)
+                        // (kept, reported), about to go (a case-only rename),
+                        // or not yet committed (stop).
+                        options.keep_existing
+                            || self.is_ignored(&step.path)
+                            || going.contains(&String::from_utf8_lossy(&step.path).to_lowercase())
                     }
-                    (Some(_), Found::Absent | Found::Blocked) => step.new.is_some(),
+                    // Deleted here too, or deleted here while GitLab changed
+                    // it: GitLab's version comes back (modify beats delete).
+                    (Some(_), Found::Absent | Found::Blocked) => true,
                     (Some(item), Found::Entry(st)) => {
                         st.kind() != Kind::Dir
                             && writer_recognises(self, &writer, &path, item, &st, racy)
@@ -517,6 +588,7 @@ impl Repo {
 
         // The journal names the target before the first write.
         if !steps.is_empty() {
+            self.sync_git_dir()?;
             crate::config::write_atomically(
                 &self.journal(),
                 format!(
@@ -805,10 +877,12 @@ impl Repo {
                     == Some(new.id)
             }
             (Kind::File, MODE_FILE | MODE_EXEC | MODE_LINK) => {
-                let Ok(Some((mut f, _))) = writer.open_file(path) else {
+                let Ok(Some((mut f, st))) = writer.open_file(path) else {
                     return false;
                 };
-                self.blob_from_reader(path.as_bytes(), &mut f).ok() == Some(new.id)
+                self.blob_from_reader(path.as_bytes(), &mut f, Some(st.size))
+                    .ok()
+                    == Some(new.id)
             }
             _ => false,
         }
@@ -835,15 +909,25 @@ impl Repo {
                 copy_name,
             ));
         }
-        let crlf = super::eol::checkout_crlf(repo, path.as_bytes());
+        let crlf = if self.filters_in_use() {
+            super::eol::checkout_crlf(repo, path.as_bytes())
+        } else {
+            None
+        };
         let executable = new.mode == MODE_EXEC;
         let odb = repo.odb()?;
-        // Loose objects stream; packed ones are read whole (libgit2).
-        let mut reader: Box<dyn Read + '_> = match odb.reader(new.id) {
-            Ok((r, _, _)) => Box::new(r),
-            Err(_) => {
-                let blob = repo.find_blob(new.id)?;
-                Box::new(std::io::Cursor::new(blob.content().to_vec()))
+        // A large loose object streams; anything else is read whole
+        // (libgit2 can't stream from a pack).
+        let large = odb
+            .read_header(new.id)
+            .is_ok_and(|(size, _)| size as u64 > STREAM_ABOVE);
+        let streamed = if large { odb.reader(new.id).ok() } else { None };
+        let blob;
+        let mut reader: Box<dyn Read + '_> = match streamed {
+            Some((r, _, _)) => Box::new(r),
+            None => {
+                blob = repo.find_blob(new.id)?;
+                Box::new(blob.content())
             }
         };
         let mut converted;

@@ -246,6 +246,12 @@ impl Repo {
         let mut index = repo.index()?;
         index.read(true)?;
         let items = index_items(&index);
+        self.decide_filters(
+            items
+                .keys()
+                .map(Vec::as_slice)
+                .chain(changes.iter().map(|(p, _)| p.as_slice())),
+        );
         let writer = self.writer(super::writer::Durability::EachFile)?;
         let now = SystemTime::now();
         let wait = |outcome: &mut SnapshotOutcome, path: &[u8], left: Duration| {
@@ -393,6 +399,7 @@ impl Repo {
             let sig = repo.signature()?;
             let parents: Vec<&git2::Commit<'_>> = head.iter().collect();
             let commit = repo.commit(None, &sig, &sig, &message, &tree, &parents)?;
+            self.sync_git_dir()?;
             // The ref first, then the index: a crash between the two makes
             // the next snapshot find the same content again, never lose it.
             self.move_branch(head.as_ref().map(|h| h.id()), commit)?;
@@ -447,7 +454,13 @@ impl Repo {
                 else {
                     return Ok(None);
                 };
-                let id = self.blob_from_reader(path.as_bytes(), &mut file)?;
+                let id = match self.blob_from_reader(path.as_bytes(), &mut file, Some(before.size))
+                {
+                    Ok(id) => id,
+                    // Changed while read: still being written.
+                    Err(GitError::Other(_)) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
                 let after = super::writer::Stat::of_file(&file)?;
                 if !after.same_as(&before) || !before.same_as(st) {
                     return Ok(None);

@@ -203,7 +203,11 @@ pub fn run(
         let known = repo.tracking();
         let remote = match at("checking the server", repo.fetch(auth))? {
             RemoteTip::At(o) => {
-                report.fetched |= Some(o) != known;
+                if Some(o) != known {
+                    report.fetched = true;
+                    // What was downloaded is durable before anything names it.
+                    at("checking the server", repo.sync_git_dir())?;
+                }
                 Some(o)
             }
             RemoteTip::Missing => None,
