@@ -38,6 +38,12 @@ pub fn init_with_file(dir: &Path) -> Result<WorkerGuard, LogSetupError> {
         dir: dir.to_path_buf(),
         source: Box::new(source),
     })?;
+    // Logs name folders and files: readable by this user only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(LOG_FILE_PREFIX)

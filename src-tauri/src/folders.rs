@@ -69,7 +69,20 @@ pub fn open_file(shell: State<'_, Shell>, id: String, path: String) -> Result<()
             "Only files inside the folder can be opened.",
         ));
     }
-    open_path(&f.path.join(relative))
+    let target = f.path.join(relative);
+    // A collaborator's symbolic link may point anywhere (say, at a program):
+    // only the folder's own files and folders are opened.
+    let mut at = f.path.clone();
+    for part in relative.components() {
+        at.push(part);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(UiError::new(
+                "link",
+                "This is a link to something outside the folder, so Ferry doesn't open it.",
+            ));
+        }
+    }
+    open_path(&target)
 }
 
 /// The project's page on GitLab for a folder.

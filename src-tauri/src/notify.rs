@@ -50,12 +50,21 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
         };
         if let Some(title) = alert {
             out.push(Alert {
-                title,
-                body: f.message.clone(),
+                title: plain(&title),
+                body: plain(&f.message),
             });
         }
     }
     out
+}
+
+/// `text` with the characters notification daemons read as markup
+/// escaped: file names come from collaborators, and GNOME Shell or dunst
+/// would otherwise render `<a href>` or `<b>` in them.
+fn plain(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Shows notifications as the engine's status changes, if the user wants them.
@@ -112,6 +121,21 @@ mod tests {
             }],
             paused: false,
         }
+    }
+
+    #[test]
+    fn sec12_collaborator_names_are_not_markup() {
+        let a = overview(SyncState::Synced, "Up to date");
+        let mut b = overview(SyncState::Conflict, "Both kept");
+        b.folders[0].conflicts = vec!["<a href=\"https://x\">y</a>.md".into()];
+        b.folders[0].message = "Both versions kept: <a href=\"https://x\">y</a>.md".into();
+        let told = alerts(&a, &b);
+        assert_eq!(told.len(), 1);
+        assert!(
+            !told[0].body.contains('<') && told[0].body.contains("&lt;a href"),
+            "the name is shown as text, never as a link: {}",
+            told[0].body
+        );
     }
 
     #[test]

@@ -167,6 +167,10 @@ pub(crate) struct ApplyOptions {
     pub durability: Durability,
     /// Ask before deleting an unusual share of the files.
     pub guard_deletions: bool,
+    /// The first checkout of a new clone: files are created in place, and
+    /// a file that holds a prefix of its content is this checkout's own
+    /// write cut short by a crash (finished, not kept).
+    pub first_checkout: bool,
 }
 
 /// One entry of a tree, flattened.
@@ -592,9 +596,14 @@ impl Repo {
             crate::config::write_atomically(
                 &self.journal(),
                 format!(
-                    "{} {}\n",
+                    "{} {} {}\n",
                     target,
-                    from.map(|f| f.to_string()).unwrap_or_default()
+                    from.map(|f| f.to_string()).unwrap_or_else(|| "-".into()),
+                    if options.first_checkout {
+                        "checkout"
+                    } else {
+                        "update"
+                    }
                 )
                 .as_bytes(),
             )?;
@@ -758,8 +767,9 @@ impl Repo {
                         continue;
                     }
                 }
-                // An existing file where GitLab adds one.
-                if old_item.is_none() {
+                // An existing file where GitLab adds one (a first checkout
+                // finds out at the exclusive create instead).
+                if old_item.is_none() && !options.first_checkout {
                     if let Ok(Found::Entry(st)) = writer.lookup(&path) {
                         let same =
                             st.kind() != Kind::Dir && self.content_is(&writer, &path, &st, new);
@@ -799,11 +809,19 @@ impl Repo {
                         }
                     }
                 }
+                let first = options.first_checkout && old_item.is_none();
                 let result = self.write_blob(
                     &writer,
                     &path,
                     new,
-                    |o: &Old<'_>| self.recognises(&step.path, old_item, o, racy),
+                    first,
+                    |o: &Old<'_>| {
+                        if first {
+                            self.holds_part_of(&step.path, o, new)
+                        } else {
+                            self.recognises(&step.path, old_item, o, racy)
+                        }
+                    },
                     &|n| copy_name(&step.path, n),
                 );
                 match result {
@@ -865,6 +883,32 @@ impl Repo {
         })
     }
 
+    /// True when `old` is nothing, or the blob `new` (as written here) or
+    /// a part of its start: what a first checkout cut short left.
+    fn holds_part_of(&self, path: &[u8], old: &Old<'_>, new: TreeItem) -> bool {
+        let Some(st) = old.stat else {
+            return true;
+        };
+        let Ok(blob) = self.raw().find_blob(new.id) else {
+            return false;
+        };
+        let expected = match st.kind() {
+            Kind::Symlink => return old.link_target().is_ok_and(|t| t == blob.content()),
+            Kind::File => match super::eol::checkout_crlf(self.raw(), path) {
+                Some(crlf) if self.filters_in_use() => super::eol::smudge(blob.content(), crlf),
+                _ => blob.content().to_vec(),
+            },
+            _ => return false,
+        };
+        if st.size > expected.len() as u64 {
+            return false;
+        }
+        let mut found = Vec::with_capacity(st.size as usize);
+        old.open()
+            .and_then(|mut f| f.read_to_end(&mut found))
+            .is_ok_and(|_| expected.starts_with(&found))
+    }
+
     /// True when the entry `st` at `path` already holds `new`.
     fn content_is(&self, writer: &FolderWriter, path: &TreePath, st: &Stat, new: TreeItem) -> bool {
         match (st.kind(), new.mode) {
@@ -894,13 +938,20 @@ impl Repo {
         writer: &FolderWriter,
         path: &TreePath,
         new: TreeItem,
+        create: bool,
         expect: impl Fn(&Old<'_>) -> bool,
         copy_name: &dyn Fn(u32) -> Vec<u8>,
     ) -> Result<Result<Written, WriteError>, GitError> {
         let repo = self.raw();
         if new.mode == MODE_LINK {
             let blob = repo.find_blob(new.id)?;
-            return Ok(writer.write(
+            let write = if create {
+                FolderWriter::create
+            } else {
+                FolderWriter::write
+            };
+            return Ok(write(
+                writer,
                 path,
                 Content::Symlink {
                     target: blob.content(),
@@ -939,7 +990,13 @@ impl Repo {
         } else {
             &mut *reader
         };
-        Ok(writer.write(
+        let write = if create {
+            FolderWriter::create
+        } else {
+            FolderWriter::write
+        };
+        Ok(write(
+            writer,
             path,
             Content::File { reader, executable },
             &expect,
@@ -976,6 +1033,30 @@ impl Repo {
             let _ = std::fs::remove_file(self.journal());
             return Ok(None);
         };
+        if record.split_whitespace().nth(2) == Some("checkout") && self.head().is_none() {
+            // A first checkout cut short: finish it (what it wrote is found
+            // whole or as a prefix of its content, and completed).
+            let target = target.expect("read above");
+            let options = ApplyOptions {
+                interruptible: false,
+                keep_existing: false,
+                durability: Durability::AtEnd,
+                guard_deletions: false,
+                first_checkout: true,
+            };
+            let copy_name = |path: &[u8], n: u32| {
+                super::integrate::conflict_copy_name(
+                    &String::from_utf8_lossy(path),
+                    chrono::Local::now(),
+                    &gethostname::gethostname().to_string_lossy(),
+                    n,
+                )
+                .into_bytes()
+            };
+            let n = wanted_count(repo, &tree)?;
+            self.apply_commit(None, target, options, &copy_name, |_, _| {})?;
+            return Ok(Some(n));
+        }
         let wanted = flatten_tree(repo, &tree)?;
         let mut index = repo.index()?;
         index.read(true)?;
@@ -1092,6 +1173,10 @@ impl Repo {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
     }
+}
+
+fn wanted_count(repo: &git2::Repository, tree: &git2::Tree<'_>) -> Result<usize, GitError> {
+    Ok(flatten_tree(repo, tree)?.len())
 }
 
 fn writer_recognises(

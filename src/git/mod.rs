@@ -399,18 +399,21 @@ impl Repo {
         auth: &Auth,
         mut progress: impl FnMut(Progress),
     ) -> Result<Repo, GitError> {
+        let started = std::time::Instant::now();
         let r = Repo::init(url, dir, branch)?;
         let mut state = Progress::default();
         let tip = r.fetch_with_progress(auth, &mut |p| {
             state = p;
             progress(p)
         })?;
+        let fetched = started.elapsed();
         if let RemoteTip::At(tip) = tip {
             let options = apply::ApplyOptions {
                 interruptible: false,
                 keep_existing: false,
                 durability: writer::Durability::AtEnd,
                 guard_deletions: false,
+                first_checkout: true,
             };
             r.apply_commit(None, tip, options, &local_copy_name, |done, total| {
                 state.checked_out = done;
@@ -418,6 +421,12 @@ impl Repo {
                 progress(state);
             })?;
         }
+        tracing::info!(
+            fetch_ms = fetched.as_millis() as u64,
+            files_ms = (started.elapsed() - fetched).as_millis() as u64,
+            files = state.total_files,
+            "cloned"
+        );
         Ok(r)
     }
 
@@ -438,6 +447,7 @@ impl Repo {
                 keep_existing: true,
                 durability: writer::Durability::EachFile,
                 guard_deletions: false,
+                first_checkout: false,
             };
             r.apply_commit(None, tip, options, &local_copy_name, |_, _| {})?;
         }
@@ -463,6 +473,7 @@ impl Repo {
             keep_existing: false,
             durability: writer::Durability::EachFile,
             guard_deletions: true,
+            first_checkout: false,
         };
         self.apply_commit(from, to, options, &copy_name, |_, _| {})
     }

@@ -650,6 +650,108 @@ impl FolderWriter {
         })
     }
 
+    /// Writes `content` at `path` where nothing is expected (a first
+    /// checkout): created in place, exclusively (`O_EXCL`, never through a
+    /// link) — one directory operation instead of a temp file and a rename.
+    /// Anything found there goes through [`FolderWriter::write`] instead, so
+    /// it is checked with `expect` and kept if unrecognised. A failed write
+    /// removes its own file; a killed one leaves a prefix of the content,
+    /// which the caller's `expect` can recognise when it starts over.
+    pub fn create(
+        &self,
+        path: &TreePath,
+        content: Content<'_>,
+        expect: Expect<'_>,
+        copy_name: CopyName<'_>,
+    ) -> Result<Written, WriteError> {
+        let (dir, name) = self
+            .parent_of(path, true)?
+            .expect("parents are created when missing");
+        let (reader, executable): (&mut dyn Read, bool) = match content {
+            Content::Symlink { target } if self.caps.symlinks => {
+                match rustix::fs::symlinkat(target, &*dir, name) {
+                    Ok(()) => {
+                        self.touch(path);
+                        let st = rustix::fs::statat(&*dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                            .map_err(|e| classify(path.as_bytes(), e))?;
+                        return Ok(Written::Done(Stat::from_raw(&st)));
+                    }
+                    Err(Errno::EXIST) => {
+                        return self.write(path, Content::Symlink { target }, expect, copy_name)
+                    }
+                    Err(Errno::PERM | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                        return self.create(
+                            path,
+                            Content::File {
+                                reader: &mut &target[..],
+                                executable: false,
+                            },
+                            expect,
+                            copy_name,
+                        )
+                    }
+                    Err(e) => return Err(classify(path.as_bytes(), e)),
+                }
+            }
+            Content::Symlink { target } => {
+                return self.create(
+                    path,
+                    Content::File {
+                        reader: &mut &target[..],
+                        executable: false,
+                    },
+                    expect,
+                    copy_name,
+                )
+            }
+            Content::File { reader, executable } => (reader, executable),
+        };
+        let fd = match rustix::fs::openat(
+            &*dir,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(if executable { 0o777 } else { 0o666 }),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::EXIST) => {
+                return self.write(
+                    path,
+                    Content::File { reader, executable },
+                    expect,
+                    copy_name,
+                )
+            }
+            Err(e) => return Err(classify(path.as_bytes(), e)),
+        };
+        self.touch(path);
+        let mut file = std::fs::File::from(fd);
+        let written = copy_all(reader, &mut file).and_then(|()| {
+            if self.durability == Durability::EachFile {
+                rustix::fs::fdatasync(&file)?;
+            }
+            rustix::fs::fstat(&file)
+        });
+        match written {
+            Ok(st) => Ok(Written::Done(Stat::from_raw(&st))),
+            Err(e) => {
+                drop(file);
+                let _ = rustix::fs::unlinkat(&*dir, name, AtFlags::empty());
+                Err(classify(path.as_bytes(), e))
+            }
+        }
+    }
+
+    /// Notes that the directory of `path` changed (for [`FolderWriter::sync`]).
+    fn touch(&self, path: &TreePath) {
+        if self.durability == Durability::EachFile {
+            let (parent, _) = path.split();
+            self.touched
+                .lock()
+                .expect("touched dirs")
+                .insert(parent.unwrap_or(b"").to_vec());
+        }
+    }
+
     /// Creates the temp file (or link) `tmp` in `dir` with `content`.
     /// `replacing`: the regular file it will replace, whose permission
     /// bits it takes.
