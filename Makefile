@@ -15,7 +15,8 @@ APT_BUILD := build-essential pkg-config curl wget file libssl-dev libxdo-dev \
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
 APT_RUN := libayatana-appindicator3-1
 APT_TEST := xvfb xauth x11-utils xdotool imagemagick webkit2gtk-driver dbus dbus-x11 \
-  trayer openbox wmctrl gnome-keyring libsecret-tools librsvg2-bin util-linux
+  trayer openbox wmctrl gnome-keyring libsecret-tools librsvg2-bin util-linux \
+  exfatprogs exfat-fuse
 
 # Installs the listed Debian packages that are not installed yet.
 define apt_ensure

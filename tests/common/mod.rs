@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod world;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -170,12 +172,18 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// Files under `dir` whose bytes contain `needle`; symlinks are not followed.
 pub fn files_containing(dir: &Path, needle: &str, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
-        if p.is_dir() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.is_dir() {
             files_containing(&p, needle, out);
-        } else if std::fs::read(&p).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle)) {
+        } else if meta.is_file()
+            && std::fs::read(&p).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle))
+        {
             out.push(p);
         }
     }
