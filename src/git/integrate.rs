@@ -122,13 +122,11 @@ impl Repo {
         let Some(local) = self.head() else {
             return Ok(done(remote));
         };
-        if local == remote || repo.graph_descendant_of(local, remote)? {
+        if local == remote {
             return Ok(done(local));
         }
-        if repo.graph_descendant_of(remote, local)? {
-            return Ok(done(remote));
-        }
-        // Local commits the server never had, oldest first.
+        // Local commits the server never had, oldest first. A commit the
+        // server once had and dropped (a force-push) is not among them.
         let mut walk = repo.revwalk()?;
         walk.push(local)?;
         walk.hide(remote)?;
@@ -139,7 +137,17 @@ impl Repo {
         }
         walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
         let local_commits: Vec<Oid> = walk.collect::<Result<_, _>>()?;
-
+        if local_commits.is_empty() {
+            // Nothing here the server never had: the server's tip is the truth.
+            return Ok(done(remote));
+        }
+        if repo.graph_descendant_of(local, remote)? {
+            let (ahead, _) = repo.graph_ahead_behind(local, remote)?;
+            if ahead == local_commits.len() {
+                // A fast-forward of commits the server never had.
+                return Ok(done(local));
+            }
+        }
         let mut onto = repo.find_commit(remote)?;
         let mut copies: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for id in &local_commits {
