@@ -967,16 +967,22 @@ impl Repo {
         };
         let executable = new.mode == MODE_EXEC;
         let odb = repo.odb()?;
-        // A large loose object streams; anything else is read whole
-        // (libgit2 can't stream from a pack).
+        // A large object streams (loose through libgit2, whole in a pack
+        // through our reader); anything else is read whole.
         let large = odb
             .read_header(new.id)
             .is_ok_and(|(size, _)| size as u64 > STREAM_ABOVE);
-        let streamed = if large { odb.reader(new.id).ok() } else { None };
+        let loose = if large { odb.reader(new.id).ok() } else { None };
+        let packed = if large && loose.is_none() {
+            super::pack::packed_blob(repo.path(), new.id)
+        } else {
+            None
+        };
         let blob;
-        let mut reader: Box<dyn Read + '_> = match streamed {
-            Some((r, _, _)) => Box::new(r),
-            None => {
+        let mut reader: Box<dyn Read + '_> = match (loose, packed) {
+            (Some((r, _, _)), _) => Box::new(r),
+            (None, Some((r, _))) => r,
+            (None, None) => {
                 blob = repo.find_blob(new.id)?;
                 Box::new(blob.content())
             }

@@ -21,6 +21,7 @@
 mod apply;
 mod eol;
 mod integrate;
+mod pack;
 mod snapshot;
 pub mod writer;
 
