@@ -810,8 +810,13 @@ impl FolderWriter {
                 )?;
                 let mut file = std::fs::File::from(fd);
                 copy_all(reader, &mut file)?;
-                if let Some(mode) = final_mode {
-                    rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?;
+                if let Some(mode) = final_mode.filter(|_| self.caps.exec_bit) {
+                    // Where the file system keeps no modes (exFAT, FAT), it may
+                    // refuse: the content matters, the bits can't be kept there.
+                    match rustix::fs::fchmod(&file, Mode::from_raw_mode(mode)) {
+                        Ok(()) | Err(Errno::PERM | Errno::NOSYS | Errno::OPNOTSUPP) => {}
+                        Err(e) => return Err(e),
+                    }
                 }
                 if self.durability == Durability::EachFile {
                     rustix::fs::fdatasync(&file)?;
