@@ -643,6 +643,8 @@ impl Repo {
                 Ok(())
             });
             let mut opts = PushOptions::new();
+            // Build the pack on every core, as git does.
+            opts.packbuilder_parallelism(0);
             opts.remote_callbacks(cb);
             let header = auth_header(auth);
             opts.custom_headers(&[header.expose().as_str()]);
