@@ -726,6 +726,9 @@ impl Checks<'_> {
                 "I2: {a:?} stays on the server: a client that can't hold it must not delete it for everyone"
             );
         }
+        let filtered = server
+            .keys()
+            .any(|p| p == ".gitattributes" || p.ends_with("/.gitattributes"));
         for c in &w.clients {
             let filemode = git_config_bool(&c.dir, "core.filemode", true);
             let symlinks = git_config_bool(&c.dir, "core.symlinks", true);
@@ -749,7 +752,15 @@ impl Checks<'_> {
                 let want = &expected[path];
                 let same = match (entry, want) {
                     (Entry::File { bytes: a, exec: x }, Entry::File { bytes: b, exec: y }) => {
-                        a == b && (!filemode || x == y)
+                        let content = if filtered && a != b {
+                            // Attributes (eol, text): the same when git's
+                            // clean filter makes the file the server's blob.
+                            git_stdin(&c.dir, &["hash-object", "--path", path, "--stdin"], a)
+                                == git_stdin(&c.dir, &["hash-object", "--no-filters", "--stdin"], b)
+                        } else {
+                            a == b
+                        };
+                        content && (!filemode || x == y)
                     }
                     (a, b) => a == b,
                 };
@@ -996,26 +1007,12 @@ pub fn folder_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// The entries of `rev`'s tree in repository `repo` (gitlinks left out).
 pub fn tree_entries(repo: &Path, rev: &str) -> BTreeMap<String, Entry> {
-    let out = git_output(
-        repo,
-        &[
-            "ls-tree",
-            "-r",
-            "-z",
-            "--format=%(objectmode) %(objectname)%x09%(path)",
-            rev,
-        ],
-    );
-    assert!(out.status.success(), "ls-tree {rev}");
     let mut rows = Vec::new();
-    for rec in out.stdout.split(|b| *b == 0).filter(|r| !r.is_empty()) {
-        let rec = String::from_utf8_lossy(rec).into_owned();
-        let (head, path) = rec.split_once('\t').unwrap();
-        let (mode, oid) = head.split_once(' ').unwrap();
+    for (mode, oid, path) in ls_tree(repo, rev) {
         if mode == "160000" {
             continue; // a gitlink: a skipped entry, never a file
         }
-        rows.push((mode.to_string(), oid.to_string(), path.to_string()));
+        rows.push((mode, oid, path));
     }
     let oids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     let blobs = cat_blobs(repo, &oids);
@@ -1028,6 +1025,30 @@ pub fn tree_entries(repo: &Path, rev: &str) -> BTreeMap<String, Entry> {
                 _ => Entry::File { bytes, exec: false },
             };
             (path, e)
+        })
+        .collect()
+}
+
+/// `git ls-tree -r -z REV` as (mode, oid, path). The default format: with
+/// `-z` its paths are never quoted (a `--format` path would be).
+fn ls_tree(repo: &Path, rev: &str) -> Vec<(String, String, String)> {
+    let out = git_output(repo, &["ls-tree", "-r", "-z", rev]);
+    assert!(
+        out.status.success(),
+        "ls-tree {rev}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .split(|b| *b == 0)
+        .filter(|r| !r.is_empty())
+        .map(|rec| {
+            let rec = String::from_utf8_lossy(rec).into_owned();
+            let (head, path) = rec.split_once('\t').unwrap();
+            let mut f = head.split(' ');
+            let mode = f.next().unwrap().to_string();
+            let _kind = f.next();
+            let oid = f.next().unwrap().to_string();
+            (mode, oid, path.to_string())
         })
         .collect()
 }
@@ -1170,21 +1191,8 @@ pub enum Put<'a> {
 pub fn craft_tree(repo: &Path, base: &str, changes: &[Put]) -> String {
     // path → (mode, oid)
     let mut flat: BTreeMap<Vec<String>, (String, String)> = BTreeMap::new();
-    let ls = git_output(
-        repo,
-        &[
-            "ls-tree",
-            "-r",
-            "-z",
-            "--format=%(objectmode) %(objectname)%x09%(path)",
-            base,
-        ],
-    );
-    for rec in ls.stdout.split(|b| *b == 0).filter(|r| !r.is_empty()) {
-        let rec = String::from_utf8_lossy(rec).into_owned();
-        let (head, path) = rec.split_once('\t').unwrap();
-        let (mode, oid) = head.split_once(' ').unwrap();
-        flat.insert(split(path), (mode.to_string(), oid.to_string()));
+    for (mode, oid, path) in ls_tree(repo, base) {
+        flat.insert(split(&path), (mode, oid));
     }
     for c in changes {
         let (path, entry) = match c {
