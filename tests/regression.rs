@@ -4,9 +4,6 @@
 //! with real `ferry` processes against ferry-testkit, and ends with the
 //! invariants I1–I7 (tests/common/world.rs) where the finding allows.
 //!
-//! A test that waits for the engine's fix is `#[ignore]`d with the reason;
-//! `cargo test --test regression -- --ignored` runs them.
-//!
 //! # Limitations
 //! Linux, as root (loop devices, FUSE, tmpfs). Sizes are smaller than the
 //! findings' where noted (DS-2: 64 MiB instead of 200 MB).
@@ -156,7 +153,6 @@ fn reset_requests(url: &str) {
 /// DS-1: `b` turns the file `press` into a folder and pushes while `a`
 /// edits the file: a's edit survives (as the file or a conflict copy).
 #[test]
-#[ignore = "DS-1: the snapshot fails on a local file turned folder ('D/F conflict when updating tree')"]
 fn ds01_file_replaced_by_folder_keeps_local_edit() {
     let w = World::new(&["a", "b"]);
     write(w.dir(0), "press", b"v1\n");
@@ -188,7 +184,6 @@ fn ds01_file_replaced_by_folder_keeps_local_edit() {
 /// DS-1 mirror: `b` turns the folder `press/` into a file and pushes while
 /// `a` edits `press/a.md`: a's edit survives, and so does b's file.
 #[test]
-#[ignore = "DS-1: the snapshot fails on a local folder turned file ('cannot replace tree with blob')"]
 fn ds01_folder_replaced_by_file_keeps_local_edit() {
     let w = World::new(&["a", "b"]);
     write(w.dir(0), "press/a.md", b"v1\n");
@@ -527,7 +522,6 @@ fn ds07_force_push_is_not_undone() {
 /// DS-8: a folder replaced by a file on the server arrives, and the
 /// folder keeps sending.
 #[test]
-#[ignore = "DS-8: the snapshot fails on a local folder turned file ('cannot replace tree with blob')"]
 fn ds08_folder_replaced_by_file() {
     let w = World::new(&["a", "b"]);
     write(w.dir(0), "notes/a.md", b"a\n");
@@ -892,7 +886,6 @@ fn ds11_deletions_spread_over_several_cycles_ask() {
 /// DS-11: a colleague's push deleting 30 of 36 files pauses before it is
 /// applied; the approval covers exactly that set (a bigger one asks again).
 #[test]
-#[ignore = "DS-11: after an incoming pause, `folder allow-deletion` says nothing is waiting (the incoming set isn't recorded as pending)"]
 fn ds11_a_colleagues_push_deleting_most_files_asks_before_applying() {
     let w = World::new(&["a", "b"]);
     for n in 0..30 {
@@ -948,6 +941,12 @@ fn ds11_a_colleagues_push_deleting_most_files_asks_before_applying() {
         !w.dir(1).join("pages").exists(),
         "the pages are gone from b"
     );
+    // Every client's own folder is asked about, not only the first one's.
+    let v = w.sync_json(0);
+    assert_eq!(state(&v), "paused", "a asks too: {v}");
+    let dir_a = w.dir(0).to_str().unwrap().to_string();
+    let allow = w.ferry(&w.clients[0], &["folder", "allow-deletion", &dir_a], "");
+    assert!(allow.status.success(), "{}", text(&allow));
     w.settle();
     w.check_invariants(&[]);
 }
@@ -1356,7 +1355,6 @@ fn ds21_part_and_tmp_files_sync() {
 /// DS-22: a rename with an edit on one side and an edit of the same line
 /// on the other make one conflict copy, and the old path doesn't come back.
 #[test]
-#[ignore = "DS-22: rename vs edit still leaves notes.md beside archive/notes.md, with no copy and no conflict"]
 fn ds22_rename_conflict_makes_one_copy() {
     let w = World::new(&["a", "b"]);
     let base = b"line 1\nline 2\nline 3\nline 4\nline 5\nline 6\nline 7\nline 8\n";
@@ -1391,7 +1389,6 @@ fn ds22_rename_conflict_makes_one_copy() {
 /// DS-23: after a power cut, the apply journal names a commit whose object
 /// is empty: the journal is dropped and the next edit is committed.
 #[test]
-#[ignore = "DS-23: when an unreadable journal is dropped, the cut apply's .ferry-tmp-* file stays in the folder"]
 fn ds23_unreadable_journal_commit_is_dropped() {
     let w = World::new(&["a", "b"]);
     write(w.dir(0), "big.bin", &noise(64 << 20, 23));
@@ -1477,7 +1474,6 @@ fn ds23_unreadable_journal_commit_is_dropped() {
 /// DS-24: two `ferry sync` daemons (separate config dirs) on one folder:
 /// one owns it (`.git/ferry.lock`), the other says "already syncing".
 #[test]
-#[ignore = "DS-24: .git/ferry.lock is held per cycle, not by the owning process; between cycles another process syncs the folder"]
 fn ds24_two_daemons_on_one_folder() {
     let mut w = World::new(&["a", "b"]);
     let dir = w.dir(1).to_path_buf();
@@ -1774,7 +1770,6 @@ fn sec02_crafted_dotgit_and_dotdot_tree_from_a_compromised_server() {
 /// SEC-2 on a real case-insensitive disk: a symlink `A` to a folder
 /// outside, plus `a/evil`: nothing is written outside through the alias.
 #[test]
-#[ignore = "SEC-2: nothing escapes, but a/evil is reported as `occupied` (move away GitLab's own `A`) instead of `case_collision`"]
 fn sec02_symlink_case_alias_on_case_insensitive_disk() {
     let disk = CaseInsensitiveDisk::new(64);
     let w = World::builder()

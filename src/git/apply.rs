@@ -465,6 +465,7 @@ impl Repo {
         copy_name: &dyn Fn(&[u8], u32) -> Vec<u8>,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Applied, GitError> {
+        let started = std::time::Instant::now();
         let repo = self.raw();
         let tree = repo.find_commit(target)?.tree()?;
         let wanted = flatten_tree(repo, &tree)?;
@@ -499,10 +500,23 @@ impl Repo {
         // Paths that can't exist side by side on this disk.
         let mut collisions = HashSet::new();
         if caps.case_insensitive {
+            let fold = |p: &[u8]| String::from_utf8_lossy(p).to_lowercase();
             let mut seen: HashMap<String, &Vec<u8>> = HashMap::new();
             for path in wanted.keys() {
-                let folded = String::from_utf8_lossy(path).to_lowercase();
-                if seen.insert(folded, path).is_some() {
+                if seen.insert(fold(path), path).is_some() {
+                    collisions.insert(path.clone());
+                }
+            }
+            // A file whose folder is another file's name in another case
+            // (`A` and `a/x`): on this disk both are the same entry.
+            for path in wanted.keys() {
+                let tp = TreePath::new(path, false);
+                let clash = tp.is_ok_and(|tp| {
+                    tp.ancestors()
+                        .iter()
+                        .any(|dir| seen.contains_key(&fold(dir)) && !wanted.contains_key(*dir))
+                });
+                if clash {
                     collisions.insert(path.clone());
                 }
             }
@@ -525,6 +539,12 @@ impl Repo {
             if super::snapshot::unusual_deletion(deleted, tracked) {
                 let fingerprint = format!("in:{}", tree.id());
                 if !self.deletion_allowed(&fingerprint) {
+                    self.set_pending_deletion(Some(&super::snapshot::PendingDeletion {
+                        deleted,
+                        tracked,
+                        incoming: true,
+                        fingerprint: fingerprint.clone(),
+                    }))?;
                     return Ok(Applied::MassDelete {
                         deleted,
                         tracked,
@@ -867,8 +887,17 @@ impl Repo {
         }
 
         // Record what is on disk, durably, before the ref moves.
+        let written = started.elapsed();
         writer.sync().map_err(write_error)?;
+        let synced = started.elapsed();
         index.write()?;
+        tracing::debug!(
+            steps = total,
+            write_ms = written.as_millis() as u64,
+            sync_ms = (synced - written).as_millis() as u64,
+            index_ms = (started.elapsed() - synced).as_millis() as u64,
+            "applied"
+        );
         self.save_notes(&notes, &wanted, &index)?;
         if let Some(e) = folder_error {
             // The journal stays: recovery records what was written. The
@@ -877,6 +906,14 @@ impl Repo {
         }
         self.move_branch(from, target)?;
         let _ = std::fs::remove_file(self.journal());
+        if options.guard_deletions {
+            if let Some(p) = self.pending_deletion().filter(|p| p.incoming) {
+                if self.deletion_allowed(&p.fingerprint) {
+                    self.set_pending_deletion(None)?;
+                    let _ = std::fs::remove_file(self.raw().path().join("ferry-allowed-deletion"));
+                }
+            }
+        }
         Ok(Applied::Done {
             changes,
             conflict_copies: copies,
@@ -1036,6 +1073,8 @@ impl Repo {
             .and_then(|c| c.tree().ok());
         let Some(tree) = tree else {
             tracing::warn!("dropping an apply journal whose commit can't be read");
+            self.writer(Durability::EachFile)?
+                .remove_stale_temps_everywhere();
             let _ = std::fs::remove_file(self.journal());
             return Ok(None);
         };

@@ -158,7 +158,15 @@ impl Repo {
             let mut index = repo.cherrypick_commit(&commit, &onto, mainline, Some(&opts))?;
             let mut must_keep = HashSet::new();
             if index.has_conflicts() {
-                must_keep = self.keep_both(&mut index, &mut copies, host, now)?;
+                let sides = Sides {
+                    base: match commit.parent(0) {
+                        Ok(p) => Some(p.tree()?),
+                        Err(_) => None,
+                    },
+                    server: onto.tree()?,
+                    local: commit.tree()?,
+                };
+                must_keep = self.keep_both(&mut index, &sides, &mut copies, host, now)?;
             }
             self.separate_files_and_folders(&mut index, &mut copies, host, now)?;
             let tree_id = index.write_tree_to(repo)?;
@@ -237,6 +245,7 @@ impl Repo {
     fn keep_both(
         &self,
         index: &mut git2::Index,
+        sides: &Sides<'_>,
         copies: &mut BTreeMap<Vec<u8>, Vec<u8>>,
         host: &str,
         now: DateTime<Local>,
@@ -249,6 +258,55 @@ impl Repo {
             }
         }
         for c in conflicts {
+            // A rename git's similarity check missed (small files): an edit
+            // on one side follows the file to its new name on the other.
+            if let Some(anc) = &c.ancestor {
+                let renamed =
+                    match (&c.our, &c.their) {
+                        (None, Some(local)) => self
+                            .renamed_to(anc, &sides.base, &sides.server)
+                            .map(|(path, id, mode)| {
+                                (
+                                    path,
+                                    stage0(&anc.path, id, mode),
+                                    stage0(&local.path, local.id, local.mode),
+                                    true,
+                                )
+                            }),
+                        (Some(server), None) => self
+                            .renamed_to(anc, &sides.base, &sides.local)
+                            .map(|(path, id, mode)| {
+                                (
+                                    path,
+                                    stage0(&server.path, server.id, server.mode),
+                                    stage0(&anc.path, id, mode),
+                                    false,
+                                )
+                            }),
+                        _ => None,
+                    };
+                if let Some((target, server, local, server_renamed)) = renamed {
+                    let repo = self.raw();
+                    let merged = repo.merge_file_from_index(anc, &server, &local, None)?;
+                    let mode = if server_renamed {
+                        server.mode
+                    } else {
+                        local.mode
+                    };
+                    if merged.is_automergeable() {
+                        let id = repo.blob(merged.content())?;
+                        index.add(&stage0(&target, id, mode))?;
+                        keep.insert(id);
+                    } else {
+                        index.add(&stage0(&target, server.id, mode))?;
+                        let copy = self.copy_for(index, copies, &target, host, now);
+                        index.add(&stage0(&copy, local.id, local.mode))?;
+                        keep.insert(server.id);
+                        keep.insert(local.id);
+                    }
+                    continue;
+                }
+            }
             match (c.our, c.their) {
                 (Some(server), Some(local)) => {
                     index.add(&stage0(&server.path, server.id, server.mode))?;
@@ -283,6 +341,43 @@ impl Repo {
             }
         }
         Ok(keep)
+    }
+
+    /// Where a side moved the file `anc` (from `base`): the one file added
+    /// on that side whose content is mostly the same, if any.
+    fn renamed_to(
+        &self,
+        anc: &IndexEntry,
+        base: &Option<git2::Tree<'_>>,
+        side: &git2::Tree<'_>,
+    ) -> Option<(Vec<u8>, Oid, u32)> {
+        let repo = self.raw();
+        let before = match base {
+            Some(t) => flatten_tree(repo, t).ok()?,
+            None => BTreeMap::new(),
+        };
+        let after = flatten_tree(repo, side).ok()?;
+        let original = repo.find_blob(anc.id).ok()?;
+        if original.size() > SIMILARITY_LIMIT {
+            return None;
+        }
+        let mut best: Option<(f64, Vec<u8>, Oid, u32)> = None;
+        for (path, item) in after.iter().filter(|(p, _)| !before.contains_key(*p)) {
+            if item.mode == MODE_GITLINK {
+                continue;
+            }
+            let Ok(blob) = repo.find_blob(item.id) else {
+                continue;
+            };
+            if blob.size() > SIMILARITY_LIMIT {
+                continue;
+            }
+            let score = similarity(original.content(), blob.content());
+            if score >= 0.5 && best.as_ref().is_none_or(|b| score > b.0) {
+                best = Some((score, path.clone(), item.id, item.mode));
+            }
+        }
+        best.map(|(_, p, id, mode)| (p, id, mode))
     }
 
     /// A path that is both a file and a folder in the merged index (one
@@ -320,6 +415,46 @@ impl Repo {
         }
         Ok(())
     }
+}
+
+/// The three trees of one replayed commit.
+struct Sides<'r> {
+    /// The tree the local commit started from.
+    base: Option<git2::Tree<'r>>,
+    /// The server's tree it is replayed onto.
+    server: git2::Tree<'r>,
+    /// The local commit's tree.
+    local: git2::Tree<'r>,
+}
+
+/// Files larger than this are not compared for similarity.
+const SIMILARITY_LIMIT: usize = 1 << 20;
+
+/// How alike two files are, 0 to 1: the share of lines they have in
+/// common (for text), or equality (for anything else).
+fn similarity(a: &[u8], b: &[u8]) -> f64 {
+    if a == b {
+        return 1.0;
+    }
+    if a.contains(&0) || b.contains(&0) {
+        return 0.0;
+    }
+    let mut lines: std::collections::HashMap<&[u8], i64> = std::collections::HashMap::new();
+    let a_lines: Vec<&[u8]> = a.split(|c| *c == b'\n').collect();
+    let b_lines: Vec<&[u8]> = b.split(|c| *c == b'\n').collect();
+    for l in &a_lines {
+        *lines.entry(l).or_default() += 1;
+    }
+    let mut common = 0;
+    for l in &b_lines {
+        if let Some(n) = lines.get_mut(l) {
+            if *n > 0 {
+                *n -= 1;
+                common += 1;
+            }
+        }
+    }
+    2.0 * common as f64 / (a_lines.len() + b_lines.len()) as f64
 }
 
 #[cfg(test)]

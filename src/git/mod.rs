@@ -786,14 +786,29 @@ fn local_copy_name(path: &[u8], n: u32) -> Vec<u8> {
 }
 
 /// The cross-process lock on one folder (`.git/ferry.lock`, `flock`):
-/// released when dropped or when the process dies.
+/// released when the last holder drops it or the process dies. Within one
+/// process it is shared: the folder's loop holds it for its life, and each
+/// cycle takes it again without waiting for itself.
+#[derive(Clone)]
 pub struct FolderLock {
-    _file: std::fs::File,
+    _held: std::sync::Arc<std::fs::File>,
+}
+
+type HeldLocks = std::collections::HashMap<PathBuf, std::sync::Weak<std::fs::File>>;
+
+fn held_locks() -> &'static std::sync::Mutex<HeldLocks> {
+    static HELD: std::sync::OnceLock<std::sync::Mutex<HeldLocks>> = std::sync::OnceLock::new();
+    HELD.get_or_init(Default::default)
 }
 
 impl FolderLock {
     fn try_take(git_dir: &Path) -> Result<FolderLock, GitError> {
         let path = git_dir.join("ferry.lock");
+        let key = std::fs::canonicalize(git_dir).unwrap_or_else(|_| git_dir.to_path_buf());
+        let mut held = held_locks().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = held.get(&key).and_then(std::sync::Weak::upgrade) {
+            return Ok(FolderLock { _held: file });
+        }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -806,7 +821,9 @@ impl FolderLock {
                 let _ = file.set_len(0);
                 let _ = file.seek(std::io::SeekFrom::Start(0));
                 let _ = write!(file, "{}", std::process::id());
-                Ok(FolderLock { _file: file })
+                let file = std::sync::Arc::new(file);
+                held.insert(key, std::sync::Arc::downgrade(&file));
+                Ok(FolderLock { _held: file })
             }
             Err(rustix::io::Errno::WOULDBLOCK) => {
                 let owner = std::fs::read_to_string(&path)
@@ -817,6 +834,11 @@ impl FolderLock {
             Err(e) => Err(std::io::Error::from(e).into()),
         }
     }
+}
+
+/// Takes the folder `dir` for this process (see [`FolderLock`]).
+pub fn lock_folder(dir: &Path) -> Result<FolderLock, GitError> {
+    FolderLock::try_take(&dir.join(".git"))
 }
 
 /// The lock files git leaves in a git directory: `index.lock`, `HEAD.lock`,

@@ -284,6 +284,17 @@ impl Repo {
                         _ => deleted.push((path, item.id)),
                     }
                 }
+                Found::Entry(st) if st.kind() == Kind::Dir || st.kind() == Kind::Other => {
+                    // The file became a folder (its new files are changes of
+                    // their own): the file is deleted, once that is quiet.
+                    let Some(item) = item else { continue };
+                    let still = still_for(now, &st);
+                    if still < options.quiet {
+                        wait(&mut outcome, &path, options.quiet - still);
+                    } else {
+                        deleted.push((path, item.id));
+                    }
+                }
                 Found::Entry(st) => {
                     let still = still_for(now, &st);
                     if still < options.quiet {
@@ -368,14 +379,29 @@ impl Repo {
             Some(c) => c.tree()?,
             None => repo.find_tree(repo.treebuilder(None)?.write()?)?,
         };
-        let mut update = git2::build::TreeUpdateBuilder::new();
+        // Removals first, then additions: a file that became a folder (or
+        // a folder that became a file) needs its old shape gone first.
+        let mut removals = git2::build::TreeUpdateBuilder::new();
         for (path, _) in &deleted {
-            update.remove(path.as_slice());
+            removals.remove(path.as_slice());
         }
+        let between = repo.find_tree(removals.create_updated(repo, &base)?)?;
+        let mut additions = git2::build::TreeUpdateBuilder::new();
+        // A file where a folder stays (holding files from GitLab this
+        // folder doesn't have) can't be sent as it is: it waits, unrecorded.
+        staged.retain(|s| {
+            let still_a_folder = between
+                .get_path(bytes_path(&s.path))
+                .is_ok_and(|e| e.kind() == Some(git2::ObjectType::Tree));
+            if still_a_folder {
+                tracing::warn!(path = %String::from_utf8_lossy(&s.path), "a file where GitLab keeps a folder: not sent");
+            }
+            !still_a_folder
+        });
         for s in &staged {
-            update.upsert(s.path.as_slice(), s.id, file_mode(s.mode));
+            additions.upsert(s.path.as_slice(), s.id, file_mode(s.mode));
         }
-        let tree_id = update.create_updated(repo, &base)?;
+        let tree_id = additions.create_updated(repo, &between)?;
         let mut changes: Vec<Change> = staged
             .iter()
             .map(|s| Change {
@@ -409,18 +435,25 @@ impl Repo {
                 message,
             })
         };
-        for s in &staged {
-            index.add(&entry(&s.path, s.id, s.mode, Some(&s.stat), false))?;
-        }
         for (path, _) in &deleted {
             let _ = index.remove(bytes_path(path), 0);
+        }
+        for s in &staged {
+            index.add(&entry(&s.path, s.id, s.mode, Some(&s.stat), false))?;
         }
         index.write()?;
         if real_deletions > 0 {
             self.record_deletions(now, real_deletions)?;
         }
-        self.set_pending_deletion(None)?;
-        let _ = std::fs::remove_file(self.raw().path().join("ferry-allowed-deletion"));
+        // An approval of this folder's own deletions is used up; one for a
+        // change from GitLab waits for that change.
+        if self.pending_deletion().is_some_and(|p| !p.incoming) {
+            self.set_pending_deletion(None)?;
+        }
+        let allowed = self.raw().path().join("ferry-allowed-deletion");
+        if std::fs::read_to_string(&allowed).is_ok_and(|f| f.starts_with("out:")) {
+            let _ = std::fs::remove_file(allowed);
+        }
         outcome.committed = committed;
         Ok(outcome)
     }

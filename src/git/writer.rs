@@ -1107,6 +1107,43 @@ impl FolderWriter {
         }
     }
 
+    /// Removes Ferry's temp files anywhere in the folder (never under
+    /// `.git`, never through a link): after a crash whose journal can't say
+    /// where the apply was writing.
+    pub fn remove_stale_temps_everywhere(&self) {
+        let mut dirs: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut all = Vec::new();
+        while let Some(rel) = dirs.pop() {
+            let Ok(Some(fd)) = self.dir(&rel, false) else {
+                continue;
+            };
+            let Ok(dup) = rustix::io::fcntl_dupfd_cloexec(&*fd, 0) else {
+                continue;
+            };
+            let Ok(mut entries) = rustix::fs::Dir::read_from(&dup) else {
+                continue;
+            };
+            while let Some(Ok(entry)) = entries.next() {
+                let name = entry.file_name().to_bytes();
+                if name == b"." || name == b".." || (rel.is_empty() && name == b".git") {
+                    continue;
+                }
+                let is_dir = rustix::fs::statat(&*fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+                if is_dir {
+                    let mut child = rel.clone();
+                    if !child.is_empty() {
+                        child.push(b'/');
+                    }
+                    child.extend_from_slice(name);
+                    dirs.push(child);
+                }
+            }
+            all.push(rel);
+        }
+        self.remove_stale_temps(all.iter().map(Vec::as_slice));
+    }
+
     /// Makes what was written durable: each changed directory is synced
     /// ([`Durability::EachFile`]), or the whole file system once.
     pub fn sync(&self) -> Result<(), WriteError> {

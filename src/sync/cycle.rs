@@ -127,11 +127,15 @@ impl CycleError {
         }
     }
 
-    /// True when syncing is paused for the user (not broken).
+    /// True when syncing is paused (for the user, or for another process
+    /// that owns the folder), not broken.
     pub fn pauses(&self) -> bool {
         matches!(
             self,
-            Self::FolderMissing(_) | Self::MassDelete { .. } | Self::IncomingMassDelete { .. }
+            Self::FolderMissing(_)
+                | Self::MassDelete { .. }
+                | Self::IncomingMassDelete { .. }
+                | Self::Git(GitError::AlreadySyncing(_))
         )
     }
 }

@@ -49,6 +49,8 @@ const ACTIVE_POLL: Duration = Duration::from_secs(3);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How long a burst of watcher messages is gathered before a cycle.
 const COALESCE: Duration = Duration::from_millis(30);
+/// How often a folder another process owns is looked at again.
+const OWNER_RETRY: Duration = Duration::from_secs(15);
 /// Folders that may talk to GitLab at the same time.
 const NETWORK_SLOTS: usize = 4;
 
@@ -130,6 +132,8 @@ async fn serve(
     if paused {
         engine.set_folder(&id, SyncState::Paused, "Paused".into());
     }
+    // One process owns a folder: this loop holds it for its whole life.
+    let mut owner: Option<crate::git::FolderLock> = None;
     loop {
         let poll_every = if Instant::now() < active_until {
             ACTIVE_POLL
@@ -202,6 +206,19 @@ async fn serve(
             continue;
         }
         due = None;
+
+        if owner.is_none() && dir.join(".git").is_dir() {
+            match crate::git::lock_folder(&dir) {
+                Ok(lock) => owner = Some(lock),
+                Err(e @ crate::git::GitError::AlreadySyncing(_)) => {
+                    engine.set_folder(&id, SyncState::Paused, e.to_string());
+                    due = Some(Instant::now() + OWNER_RETRY);
+                    continue;
+                }
+                // Anything else shows up in the cycle itself.
+                Err(_) => {}
+            }
+        }
 
         // Run one cycle. A routine poll shows nothing (the tray doesn't
         // blink every few seconds); work the user caused shows "syncing".
@@ -282,6 +299,12 @@ async fn serve(
                 engine.record_cycle(&id, state, message, &report, &project_url);
             }
             Err(e) => match e.class() {
+                ErrorClass::RetryLater if e.pauses() => {
+                    // Another process owns the folder for now.
+                    owner = None;
+                    due = Some(Instant::now() + OWNER_RETRY);
+                    engine.set_folder(&id, SyncState::Paused, e.to_string());
+                }
                 ErrorClass::RetryLater => {
                     failures += 1;
                     due = Some(Instant::now() + backoff(failures));
