@@ -206,9 +206,20 @@ impl From<std::io::Error> for GitError {
     }
 }
 
-/// Where the system can't flush a whole file system at once, libgit2
-/// fsyncs every object, ref and index it writes (once per process).
+/// Process-wide libgit2 settings, once: pack files are read through a few
+/// small windows (so a multi-gigabyte pack never needs as much address
+/// space or memory), and, where the system can't flush a whole file system
+/// at once, libgit2 fsyncs every object, ref and index it writes.
 fn durable_gitdir() {
+    static WINDOWS: std::sync::Once = std::sync::Once::new();
+    WINDOWS.call_once(|| {
+        // SAFETY: libgit2 global options, set before repositories are
+        // opened in this process (the first call of this function).
+        unsafe {
+            let _ = git2::opts::set_mwindow_size(32 << 20);
+            let _ = git2::opts::set_mwindow_mapped_limit(128 << 20);
+        }
+    });
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
         static ONCE: std::sync::Once = std::sync::Once::new();

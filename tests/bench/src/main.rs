@@ -1,4 +1,4 @@
-//! `ferry-bench sync [--saves N] [--pushes N] [--files N] [--folders N] [--idle-secs S] [--clones N] [--only live,bulk,idle]`:
+//! `ferry-bench sync [--saves N] [--pushes N] [--files N] [--folders N] [--idle-secs S] [--clones N] [--large-mib N] [--only live,bulk,large,idle]`:
 //! the sync engine's latency, throughput and idle cost (see `sync.rs`).
 //!
 //! `ferry-bench connect [--projects N] [--runs R]`: the time and the number of
@@ -152,6 +152,7 @@ fn main() -> anyhow::Result<()> {
             folders: value("--folders", 10),
             idle_secs: value("--idle-secs", 300) as u64,
             clones: value("--clones", 7),
+            large_mib: value("--large-mib", 500),
             only: args
                 .iter()
                 .position(|a| a == "--only")
@@ -161,7 +162,7 @@ fn main() -> anyhow::Result<()> {
         }),
         _ => {
             eprintln!("usage: ferry-bench connect [--projects N] [--runs R]");
-            eprintln!("       ferry-bench sync [--saves N] [--pushes N] [--files N] [--folders N] [--idle-secs S] [--clones N] [--only live,bulk,idle]");
+            eprintln!("       ferry-bench sync [--saves N] [--pushes N] [--files N] [--folders N] [--idle-secs S] [--clones N] [--large-mib N] [--only live,bulk,large,idle]");
             std::process::exit(2);
         }
     }
