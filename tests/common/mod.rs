@@ -42,8 +42,14 @@ impl Session {
             )
             .unwrap();
         }
+        // The bus socket lives in the session's own directory, so nothing
+        // is left in /tmp when the test ends.
+        let address = format!(
+            "--address=unix:path={}",
+            root.path().join("run/bus").display()
+        );
         let mut dbus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
+            .args(["--session", "--nofork", "--print-address=1", &address])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
