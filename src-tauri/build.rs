@@ -22,6 +22,7 @@ fn main() {
         "add_folder",
         "folder_sync_now",
         "folder_set_paused",
+        "folder_allow_deletion",
         "open_folder",
         "open_file",
         "open_in_gitlab",

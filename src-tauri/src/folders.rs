@@ -47,6 +47,14 @@ pub fn folder_set_paused(shell: State<'_, Shell>, id: String, paused: bool) -> R
     Ok(())
 }
 
+/// Confirms the large deletion a folder paused on (exactly that set of files).
+#[tauri::command]
+pub fn folder_allow_deletion(shell: State<'_, Shell>, id: String) -> Result<(), UiError> {
+    folder(&shell, &id)?;
+    shell.engine().send(&id, Msg::ConfirmDeletion);
+    Ok(())
+}
+
 /// Opens the folder in the file manager.
 #[tauri::command]
 pub fn open_folder(shell: State<'_, Shell>, id: String) -> Result<(), UiError> {

@@ -83,6 +83,7 @@ fn main() {
             connect::add_folder,
             folders::folder_sync_now,
             folders::folder_set_paused,
+            folders::folder_allow_deletion,
             folders::open_folder,
             folders::open_file,
             folders::open_in_gitlab,

@@ -118,6 +118,7 @@ mod tests {
                 recent: vec![],
                 conflicts: vec![],
                 notes: vec![],
+                pending_deletion: None,
             }],
             paused: false,
         }

@@ -260,6 +260,7 @@ mod tests {
             recent: vec![],
             conflicts: vec![],
             notes: vec![],
+            pending_deletion: None,
         };
         let o = Overview {
             folders: vec![

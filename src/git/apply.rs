@@ -84,6 +84,8 @@ pub enum NoteKind {
     /// A folder inside the synced folder that is its own git repository:
     /// left out of what Ferry sends.
     NestedRepository,
+    /// A file in the folder Ferry can't read (permissions): not sent.
+    Unreadable,
 }
 
 impl NoteKind {
@@ -91,13 +93,17 @@ impl NoteKind {
     pub fn needs_attention(self) -> bool {
         matches!(
             self,
-            Self::UnsafeName | Self::NotHoldable | Self::Occupied | Self::CaseCollision
+            Self::UnsafeName
+                | Self::NotHoldable
+                | Self::Occupied
+                | Self::CaseCollision
+                | Self::Unreadable
         )
     }
 }
 
 impl Note {
-    fn new(path: &[u8], kind: NoteKind, detail: &str) -> Note {
+    pub(crate) fn new(path: &[u8], kind: NoteKind, detail: &str) -> Note {
         let shown = String::from_utf8_lossy(path).into_owned();
         let message = match kind {
             NoteKind::UnsafeName => format!(
@@ -117,6 +123,9 @@ impl Note {
             ),
             NoteKind::NestedRepository => format!(
                 "{shown} is a separate git repository inside the folder; Ferry leaves it out of what it sends."
+            ),
+            NoteKind::Unreadable => format!(
+                "Ferry can't read {shown} in your folder ({detail}), so it isn't sent to GitLab. Check its permissions; other files keep syncing."
             ),
         };
         Note {

@@ -1043,4 +1043,44 @@ mod tests {
         let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
         assert!(matches!(GitError::from(io), GitError::DiskFull));
     }
+
+    #[test]
+    fn ds18_classes_come_from_codes_never_from_words_in_a_path() {
+        let e = git2::Error::new(
+            git2::ErrorCode::GenericError,
+            git2::ErrorClass::Os,
+            "could not open 'docs/certificate-404.pdf': Permission denied",
+        );
+        let got = GitError::from_git2(&e);
+        assert!(
+            !matches!(
+                got,
+                GitError::Tls(_) | GitError::RepositoryGone | GitError::Network(_)
+            ),
+            "a file's name says nothing about the network: {got:?}"
+        );
+        let e = git2::Error::new(
+            git2::ErrorCode::GenericError,
+            git2::ErrorClass::Odb,
+            "object 4013a401a4034040404040404040404040404040 not found",
+        );
+        assert!(matches!(GitError::from_git2(&e), GitError::Other(_)));
+        let e = git2::Error::new(
+            git2::ErrorCode::GenericError,
+            git2::ErrorClass::Http,
+            "unexpected http status code: 403",
+        );
+        assert!(matches!(GitError::from_git2(&e), GitError::NoPermission(_)));
+        let e = git2::Error::new(
+            git2::ErrorCode::GenericError,
+            git2::ErrorClass::Os,
+            "failed to write 'objects/ab/cd': No space left on device",
+        );
+        assert!(matches!(GitError::from_git2(&e), GitError::DiskFull));
+        assert_eq!(
+            GitError::DiskFull.class(),
+            ErrorClass::RetryLater,
+            "disk full resumes by itself"
+        );
+    }
 }

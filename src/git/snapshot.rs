@@ -273,7 +273,18 @@ impl Repo {
                 tracing::warn!(path = %String::from_utf8_lossy(&path), "not committing a name git refuses");
                 continue;
             };
-            match writer.lookup(&tp).map_err(super::apply::write_error)? {
+            let found = match writer.lookup(&tp) {
+                Ok(found) => found,
+                Err(e) if e.is_path_problem() => {
+                    let why = unreadable(&tp, e).to_string();
+                    outcome
+                        .notes
+                        .push(Note::new(&path, NoteKind::Unreadable, &why));
+                    continue;
+                }
+                Err(e) => return Err(super::apply::write_error(e)),
+            };
+            match found {
                 Found::Absent | Found::Blocked => {
                     let Some(item) = item else { continue };
                     // Deleted: once its folder has been still for the quiet period.
@@ -301,7 +312,16 @@ impl Repo {
                         wait(&mut outcome, &path, options.quiet - still);
                         continue;
                     }
-                    match self.stage(&writer, &tp, &st)? {
+                    let staged_now = match self.stage(&writer, &tp, &st) {
+                        Err(GitError::File { why, .. }) => {
+                            outcome
+                                .notes
+                                .push(Note::new(&path, NoteKind::Unreadable, &why));
+                            continue;
+                        }
+                        other => other?,
+                    };
+                    match staged_now {
                         Some((id, mode, stat)) => {
                             if item.is_some_and(|i| i.id == id && i.mode == mode) {
                                 // Only the file's status changed: record it, nothing to commit.
@@ -468,9 +488,7 @@ impl Repo {
     ) -> Result<Option<(Oid, u32, Stat)>, GitError> {
         match st.kind() {
             Kind::Symlink => {
-                let Some(target) = writer
-                    .link_target(path)
-                    .map_err(super::apply::write_error)?
+                let Some(target) = writer.link_target(path).map_err(|e| unreadable(path, e))?
                 else {
                     return Ok(None);
                 };
@@ -483,7 +501,7 @@ impl Repo {
             }
             Kind::File => {
                 let Some((mut file, before)) =
-                    writer.open_file(path).map_err(super::apply::write_error)?
+                    writer.open_file(path).map_err(|e| unreadable(path, e))?
                 else {
                     return Ok(None);
                 };
@@ -636,6 +654,25 @@ impl Repo {
     pub(crate) fn deletion_allowed(&self, fingerprint: &str) -> bool {
         std::fs::read_to_string(self.raw().path().join("ferry-allowed-deletion"))
             .is_ok_and(|f| f.trim() == fingerprint)
+    }
+}
+
+/// A file the snapshot can't read: [`GitError::File`] for a path problem
+/// (the caller notes it and goes on), the folder's error otherwise.
+fn unreadable(path: &TreePath, e: super::writer::WriteError) -> GitError {
+    match e {
+        super::writer::WriteError::NotHoldable { source, .. } => GitError::File {
+            path: path.display(),
+            why: match source.raw_os_error() {
+                Some(libc::EACCES | libc::EPERM) => "no permission to read it".to_string(),
+                _ => source.to_string(),
+            },
+        },
+        e if e.is_path_problem() => GitError::File {
+            path: path.display(),
+            why: e.to_string(),
+        },
+        e => super::apply::write_error(e),
     }
 }
 

@@ -89,7 +89,7 @@ pub enum CycleError {
     #[error("Ferry's record of {} is gone (its hidden .git folder was removed), so it can't tell what changed. Remove the folder from Ferry and add it again; your files stay where they are.", .0.display())]
     NotSetUp(PathBuf),
     /// Many files were deleted in the folder: the user must confirm.
-    #[error("{deleted} of {tracked} files were deleted from the folder. Ferry paused before sending such a large deletion: restore the files, or choose Resume to delete them on GitLab too.")]
+    #[error("{deleted} of {tracked} files were deleted from the folder. Ferry paused before deleting them on GitLab too: put them back, or confirm the deletion.")]
     MassDelete {
         /// Deleted files.
         deleted: usize,
@@ -97,7 +97,7 @@ pub enum CycleError {
         tracked: usize,
     },
     /// A change on GitLab deletes many files: the user must confirm.
-    #[error("A change on GitLab would delete {deleted} of {tracked} files in your folder. Ferry paused before deleting them here: check with your team, or choose Resume to apply it.")]
+    #[error("A change on GitLab would delete {deleted} of {tracked} files in your folder. Ferry paused before deleting them here: check with your team, or confirm the deletion.")]
     IncomingMassDelete {
         /// Files it deletes.
         deleted: usize,

@@ -105,6 +105,18 @@ impl Engine {
             .is_some_and(|h| h.send(msg))
     }
 
+    /// Sets (or clears) the large deletion a folder waits on.
+    pub fn set_pending_deletion(&self, id: &str, pending: Option<crate::git::PendingDeletion>) {
+        self.overview
+            .send_if_modified(|o| match o.folders.iter_mut().find(|f| f.id == id) {
+                Some(f) if f.pending_deletion != pending => {
+                    f.pending_deletion = pending;
+                    true
+                }
+                _ => false,
+            });
+    }
+
     /// Sets one folder's state and message.
     pub fn set_folder(&self, id: &str, state: SyncState, message: String) {
         self.overview
@@ -260,6 +272,7 @@ fn folder_statuses(config: &Config) -> Vec<FolderStatus> {
             recent: Vec::new(),
             conflicts: Vec::new(),
             notes: Vec::new(),
+            pending_deletion: None,
         })
         .collect()
 }

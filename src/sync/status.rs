@@ -88,6 +88,9 @@ pub struct FolderStatus {
     /// the folder couldn't take, submodules, nested repositories left out.
     #[serde(default)]
     pub notes: Vec<crate::git::Note>,
+    /// A large deletion waiting for the user's confirmation.
+    #[serde(default)]
+    pub pending_deletion: Option<crate::git::PendingDeletion>,
 }
 
 /// How many recent file changes a folder's status keeps.
@@ -179,6 +182,7 @@ mod tests {
             recent: Vec::new(),
             conflicts: Vec::new(),
             notes: Vec::new(),
+            pending_deletion: None,
         }
     }
 

@@ -259,6 +259,7 @@ async fn serve(
         match result {
             Ok(report) => {
                 failures = 0;
+                engine.set_pending_deletion(&id, None);
                 if report.pushed || !report.incoming.is_empty() || !report.committed.is_empty() {
                     active_until = Instant::now() + ACTIVE_WINDOW;
                 }
@@ -312,6 +313,21 @@ async fn serve(
                 }
                 _ => {
                     waiting_for_user = true;
+                    if matches!(
+                        e,
+                        CycleError::MassDelete { .. } | CycleError::IncomingMassDelete { .. }
+                    ) {
+                        let (d, b) = (dir.clone(), branch.clone());
+                        let pending = tokio::task::spawn_blocking(move || {
+                            crate::git::Repo::open(&d, &b)
+                                .ok()
+                                .and_then(|r| r.pending_deletion())
+                        })
+                        .await
+                        .ok()
+                        .flatten();
+                        engine.set_pending_deletion(&id, pending);
+                    }
                     if e.pauses() {
                         engine.set_folder(&id, SyncState::Paused, e.to_string());
                     } else {

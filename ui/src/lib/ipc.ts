@@ -68,6 +68,7 @@ export function addFolder(
 // Folders and accounts.
 export const folderSyncNow = (id: string) => invoke<void>("folder_sync_now", { id });
 export const folderSetPaused = (id: string, paused: boolean) => invoke<void>("folder_set_paused", { id, paused });
+export const folderAllowDeletion = (id: string) => invoke<void>("folder_allow_deletion", { id });
 export const openFolder = (id: string) => invoke<void>("open_folder", { id });
 export const openFile = (id: string, path: string) => invoke<void>("open_file", { id, path });
 export const openInGitlab = (id: string) => invoke<void>("open_in_gitlab", { id });

@@ -21,6 +21,30 @@ export interface FolderStatus {
   pending: number;
   recent: Activity[];
   conflicts: string[];
+  notes?: Note[];
+  pending_deletion?: PendingDeletion | null;
+}
+
+/** Something the user should know about one path of a folder. */
+export interface Note {
+  path: string;
+  kind:
+    | "unsafe_name"
+    | "not_holdable"
+    | "occupied"
+    | "case_collision"
+    | "submodule"
+    | "nested_repository"
+    | "unreadable";
+  message: string;
+}
+
+/** A large deletion a folder paused on, waiting for the user. */
+export interface PendingDeletion {
+  deleted: number;
+  tracked: number;
+  incoming: boolean;
+  fingerprint: string;
 }
 
 export interface StatusView {
