@@ -592,7 +592,12 @@ impl Repo {
                 {
                     continue;
                 }
-                let found = writer.lookup(&path).map_err(write_error)?;
+                let found = match writer.lookup(&path) {
+                    Ok(found) => found,
+                    // A path this disk can't hold is skipped (and noted) below.
+                    Err(e) if e.is_path_problem() => continue,
+                    Err(e) => return Err(write_error(e)),
+                };
                 let unchanged = match (&step.old, found) {
                     (None, Found::Absent | Found::Blocked) => true,
                     (None, Found::Entry(_)) => {
@@ -1133,7 +1138,11 @@ impl Repo {
             let Ok(tp) = TreePath::new(path, new.is_some_and(|n| n.mode == MODE_LINK)) else {
                 continue;
             };
-            let found = writer.lookup(&tp).map_err(write_error)?;
+            let found = match writer.lookup(&tp) {
+                Ok(found) => found,
+                Err(e) if e.is_path_problem() => continue,
+                Err(e) => return Err(write_error(e)),
+            };
             match (new, found) {
                 (None, Found::Absent) => {
                     // Removed by Ferry before the crash.

@@ -573,3 +573,94 @@ fn with_the_keyboard_a_new_repository_is_created_and_removing_the_folder_keeps_i
         "a removed folder is not synced any more"
     );
 }
+
+#[test]
+fn a_colleagues_mass_deletion_waits_for_a_click_and_unwritable_names_are_listed() {
+    let (desktop, kit) = desktop_and_kit(Options::default());
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+    connect_with_token(&session, &kit, None);
+    let dir = set_up_folder(&desktop, &session, PROJECT, "Website");
+    session.click(&session.find_with_text("button", "Go to your folders"));
+    wait_for("the folder to be synced", Duration::from_secs(20), || {
+        (card_state(&session) == "synced").then_some(())
+    });
+    let before = server_files(&kit, PROJECT);
+    assert!(before.len() >= 3, "a few files to delete: {before:?}");
+
+    // A colleague deletes every file but the README, and adds one whose
+    // name no disk here can hold.
+    let work = tempfile_dir(&desktop);
+    let colleague = colleague_clone(&kit, PROJECT, &work);
+    for f in before.iter().filter(|f| f.as_str() != "README.md") {
+        git(&colleague, &["rm", "-q", f]);
+    }
+    // (Longer than any file name here: made in git's index directly.)
+    let long_name = format!("{}.md", "n".repeat(300));
+    std::fs::write(work.join("content.txt"), "too long a name\n").unwrap();
+    let blob = git(&colleague, &["hash-object", "-w", "../content.txt"]);
+    git(
+        &colleague,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("100644,{},{long_name}", blob.trim()),
+        ],
+    );
+    git(&colleague, &["commit", "-qm", "Clear out the site"]);
+    git(&colleague, &["push", "-q", "origin", "HEAD:main"]);
+    session.click(&session.find_with_text("li.card button", "Sync now"));
+
+    // The folder pauses and asks; nothing is deleted before the answer.
+    let card = wait_for("the deletion question", Duration::from_secs(20), || {
+        session
+            .find_all("[data-testid=deletion-card]")
+            .into_iter()
+            .next()
+    });
+    let text = session.text(&card);
+    assert!(
+        text.contains(&format!("deletes {} of", before.len() - 1)),
+        "the question says how many: {text}"
+    );
+    assert_eq!(card_state(&session), "paused");
+    assert!(
+        dir.join("about.md").exists(),
+        "nothing deleted before the answer"
+    );
+    session.screenshot("main-deletion-question");
+
+    session.click(
+        &session.find_with_text("[data-testid=deletion-card] button", "Delete them here too"),
+    );
+    wait_for(
+        "the deletion to be applied",
+        Duration::from_secs(20),
+        || (!dir.join("about.md").exists()).then_some(()),
+    );
+    assert!(dir.join("README.md").exists(), "what was kept stays");
+    // The name this disk refused is listed, with what to do.
+    let notes = wait_for(
+        "the list of files not synced",
+        Duration::from_secs(20),
+        || {
+            session
+                .find_all("[data-testid=notes-card]")
+                .into_iter()
+                .next()
+        },
+    );
+    let text = session.text(&notes);
+    assert!(text.contains("1 file isn't synced"), "{text}");
+    wait_for(
+        "the folder to need attention",
+        Duration::from_secs(10),
+        || (card_state(&session) == "error").then_some(()),
+    );
+    session.screenshot("main-notes");
+    assert!(
+        session.find_all("[data-testid=deletion-card]").is_empty(),
+        "the question is gone once answered"
+    );
+}
