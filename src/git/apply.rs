@@ -645,9 +645,10 @@ impl Repo {
 
         let total = steps.len();
         let mut done = 0usize;
-        let mut changes = Vec::new();
-        let mut copies = Vec::new();
-        let mut notes: Vec<Note> = Vec::new();
+        let mut acc = Accumulated::default();
+        // First-checkout writes left for the parallel pass.
+        let parallel = options.first_checkout && steps.len() >= PARALLEL_FROM;
+        let mut deferred: Vec<(Vec<u8>, TreePath, TreeItem, bool)> = Vec::new();
         let mut removed_paths = Vec::new();
         let mut folder_error = None;
 
@@ -702,7 +703,7 @@ impl Repo {
                     remove_entry(&mut index, &step.path);
                     removed_paths.push(path.clone());
                     if step.new.is_none() {
-                        changes.push(Change {
+                        acc.changes.push(Change {
                             path: path.display(),
                             kind: ChangeKind::Deleted,
                         });
@@ -713,11 +714,11 @@ impl Repo {
                     // sent back by the next snapshot).
                     remove_entry(&mut index, &step.path);
                     if let Some(c) = copy {
-                        copies.push(String::from_utf8_lossy(&c).into_owned());
+                        acc.copies.push(String::from_utf8_lossy(&c).into_owned());
                     }
                 }
                 Err(e) if e.is_path_problem() => {
-                    notes.push(note_for(&step.path, &e));
+                    acc.notes.push(note_for(&step.path, &e));
                 }
                 Err(WriteError::Folder(e)) => {
                     folder_error = Some(e);
@@ -741,7 +742,8 @@ impl Repo {
                     // Never written (a file it replaces went with the removals).
                     let _ =
                         write_index(&mut index, entry(&step.path, new.id, new.mode, None, false));
-                    notes.push(Note::new(&step.path, NoteKind::Submodule, ""));
+                    acc.notes
+                        .push(Note::new(&step.path, NoteKind::Submodule, ""));
                     done += 1;
                     progress(done, total);
                     continue;
@@ -751,7 +753,8 @@ impl Repo {
                     Err(why) => {
                         // Never written; kept in the index where git can hold it.
                         record_skip(&mut index);
-                        notes.push(Note::new(&step.path, NoteKind::UnsafeName, &why.reason));
+                        acc.notes
+                            .push(Note::new(&step.path, NoteKind::UnsafeName, &why.reason));
                         done += 1;
                         progress(done, total);
                         continue;
@@ -759,7 +762,8 @@ impl Repo {
                 };
                 if collisions.contains(&step.path) {
                     record_skip(&mut index);
-                    notes.push(Note::new(&step.path, NoteKind::CaseCollision, ""));
+                    acc.notes
+                        .push(Note::new(&step.path, NoteKind::CaseCollision, ""));
                     done += 1;
                     progress(done, total);
                     continue;
@@ -777,7 +781,7 @@ impl Repo {
                                     &mut index,
                                     entry(&step.path, new.id, new.mode, Some(&st), false),
                                 )?;
-                                changes.push(Change {
+                                acc.changes.push(Change {
                                     path: path.display(),
                                     kind: ChangeKind::Modified,
                                 });
@@ -789,7 +793,9 @@ impl Repo {
                                     entry(&step.path, new.id, new.mode, None, false),
                                 )?;
                             }
-                            Err(e) if e.is_path_problem() => notes.push(note_for(&step.path, &e)),
+                            Err(e) if e.is_path_problem() => {
+                                acc.notes.push(note_for(&step.path, &e))
+                            }
                             Err(WriteError::Folder(e)) => {
                                 folder_error = Some(e);
                                 break;
@@ -828,7 +834,7 @@ impl Repo {
                         }
                         if self.is_ignored(&step.path) || st.kind() == Kind::Dir {
                             record_skip(&mut index);
-                            notes.push(Note::new(
+                            acc.notes.push(Note::new(
                                 &step.path,
                                 NoteKind::Occupied,
                                 if st.kind() == Kind::Dir {
@@ -844,6 +850,10 @@ impl Repo {
                     }
                 }
                 let first = options.first_checkout && old_item.is_none();
+                if first && parallel {
+                    deferred.push((step.path.clone(), path, new, step.old.is_some()));
+                    continue;
+                }
                 let result = self.write_blob(
                     &writer,
                     &path,
@@ -858,47 +868,93 @@ impl Repo {
                     },
                     &|n| copy_name(&step.path, n),
                 );
-                match result {
-                    Ok(Ok(written)) => {
-                        let (stat, copy) = match written {
-                            Written::Done(st) => (st, None),
-                            Written::KeptLocal { stat, copy } => (stat, Some(copy)),
-                        };
-                        let stat = (stat != Stat::default()).then_some(stat);
-                        write_index(
-                            &mut index,
-                            entry(&step.path, new.id, new.mode, stat.as_ref(), false),
-                        )?;
-                        if let Some(c) = copy {
-                            copies.push(String::from_utf8_lossy(&c).into_owned());
-                        }
-                        changes.push(Change {
-                            path: path.display(),
-                            kind: if step.old.is_some() {
-                                ChangeKind::Modified
-                            } else {
-                                ChangeKind::Added
-                            },
-                        });
-                    }
-                    Ok(Err(e)) if e.is_path_problem() => {
-                        record_skip(&mut index);
-                        notes.push(note_for(&step.path, &e));
-                    }
-                    Ok(Err(WriteError::Folder(e))) => {
-                        folder_error = Some(e);
-                        break;
-                    }
-                    Ok(Err(_)) => unreachable!("path problems are handled above"),
-                    Err(e) => {
-                        index.write()?;
-                        return Err(e);
-                    }
-                }
+                let stop = record_write(
+                    &mut index,
+                    &mut acc,
+                    &step.path,
+                    &path,
+                    new,
+                    step.old.is_some(),
+                    result,
+                )?;
                 done += 1;
                 progress(done, total);
+                if let Some(e) = stop {
+                    folder_error = Some(e);
+                    break;
+                }
             }
         }
+
+        // A first checkout writes its files on every core.
+        if folder_error.is_none() && !deferred.is_empty() {
+            let workers = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .clamp(1, 4);
+            let repos = (0..workers)
+                .map(|_| git2::Repository::open(repo.path()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let filters = self.filters_in_use();
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::scope(|scope| -> Result<(), GitError> {
+                for worker_repo in repos {
+                    let tx = tx.clone();
+                    let (deferred, next, stop, writer) = (&deferred, &next, &stop, &writer);
+                    scope.spawn(move || loop {
+                        use std::sync::atomic::Ordering::Relaxed;
+                        let start = next.fetch_add(PARALLEL_CHUNK, Relaxed);
+                        if start >= deferred.len() || stop.load(Relaxed) {
+                            return;
+                        }
+                        for (i, (raw, path, new, _)) in
+                            deferred.iter().enumerate().skip(start).take(PARALLEL_CHUNK)
+                        {
+                            let result = write_blob_from(
+                                &worker_repo,
+                                filters,
+                                writer,
+                                path,
+                                *new,
+                                true,
+                                &|o| holds_part_of(&worker_repo, filters, raw, o, *new),
+                                &|n| super::local_copy_name(raw, n),
+                            );
+                            if tx.send((i, result)).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+                drop(tx);
+                for (i, result) in rx {
+                    let (raw, path, new, had_old) = &deferred[i];
+                    let failed =
+                        record_write(&mut index, &mut acc, raw, path, *new, *had_old, result);
+                    done += 1;
+                    progress(done, total);
+                    match failed {
+                        Ok(None) => {}
+                        Ok(Some(e)) => {
+                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            folder_error.get_or_insert(e);
+                        }
+                        Err(e) => {
+                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        let Accumulated {
+            changes,
+            copies,
+            notes,
+        } = acc;
 
         // Record what is on disk, durably, before the ref moves.
         let written = started.elapsed();
@@ -937,27 +993,7 @@ impl Repo {
     /// True when `old` is nothing, or the blob `new` (as written here) or
     /// a part of its start: what a first checkout cut short left.
     fn holds_part_of(&self, path: &[u8], old: &Old<'_>, new: TreeItem) -> bool {
-        let Some(st) = old.stat else {
-            return true;
-        };
-        let Ok(blob) = self.raw().find_blob(new.id) else {
-            return false;
-        };
-        let expected = match st.kind() {
-            Kind::Symlink => return old.link_target().is_ok_and(|t| t == blob.content()),
-            Kind::File => match super::eol::checkout_crlf(self.raw(), path) {
-                Some(crlf) if self.filters_in_use() => super::eol::smudge(blob.content(), crlf),
-                _ => blob.content().to_vec(),
-            },
-            _ => return false,
-        };
-        if st.size > expected.len() as u64 {
-            return false;
-        }
-        let mut found = Vec::with_capacity(st.size as usize);
-        old.open()
-            .and_then(|mut f| f.read_to_end(&mut found))
-            .is_ok_and(|_| expected.starts_with(&found))
+        holds_part_of(self.raw(), self.filters_in_use(), path, old, new)
     }
 
     /// True when the entry `st` at `path` already holds `new`.
@@ -993,72 +1029,16 @@ impl Repo {
         expect: impl Fn(&Old<'_>) -> bool,
         copy_name: &dyn Fn(u32) -> Vec<u8>,
     ) -> Result<Result<Written, WriteError>, GitError> {
-        let repo = self.raw();
-        if new.mode == MODE_LINK {
-            let blob = repo.find_blob(new.id)?;
-            let write = if create {
-                FolderWriter::create
-            } else {
-                FolderWriter::write
-            };
-            return Ok(write(
-                writer,
-                path,
-                Content::Symlink {
-                    target: blob.content(),
-                },
-                &expect,
-                copy_name,
-            ));
-        }
-        let crlf = if self.filters_in_use() {
-            super::eol::checkout_crlf(repo, path.as_bytes())
-        } else {
-            None
-        };
-        let executable = new.mode == MODE_EXEC;
-        let odb = repo.odb()?;
-        // A large object streams (loose through libgit2, whole in a pack
-        // through our reader); anything else is read whole.
-        let large = odb
-            .read_header(new.id)
-            .is_ok_and(|(size, _)| size as u64 > STREAM_ABOVE);
-        let loose = if large { odb.reader(new.id).ok() } else { None };
-        let packed = if large && loose.is_none() {
-            super::pack::packed_blob(repo.path(), new.id)
-        } else {
-            None
-        };
-        let blob;
-        let mut reader: Box<dyn Read + '_> = match (loose, packed) {
-            (Some((r, _, _)), _) => Box::new(r),
-            (None, Some((r, _))) => r,
-            (None, None) => {
-                blob = repo.find_blob(new.id)?;
-                Box::new(blob.content())
-            }
-        };
-        let mut converted;
-        let reader: &mut dyn Read = if let Some(crlf) = crlf {
-            let mut bytes = Vec::new();
-            reader.read_to_end(&mut bytes)?;
-            converted = std::io::Cursor::new(super::eol::smudge(&bytes, crlf));
-            &mut converted
-        } else {
-            &mut *reader
-        };
-        let write = if create {
-            FolderWriter::create
-        } else {
-            FolderWriter::write
-        };
-        Ok(write(
+        write_blob_from(
+            self.raw(),
+            self.filters_in_use(),
             writer,
             path,
-            Content::File { reader, executable },
+            new,
+            create,
             &expect,
             copy_name,
-        ))
+        )
     }
 
     /// True when `path` is ignored by `.gitignore` or Ferry's excludes.
@@ -1235,6 +1215,171 @@ impl Repo {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_blob_from(
+    repo: &git2::Repository,
+    filters: bool,
+    writer: &FolderWriter,
+    path: &TreePath,
+    new: TreeItem,
+    create: bool,
+    expect: &dyn Fn(&Old<'_>) -> bool,
+    copy_name: &dyn Fn(u32) -> Vec<u8>,
+) -> Result<Result<Written, WriteError>, GitError> {
+    if new.mode == MODE_LINK {
+        let blob = repo.find_blob(new.id)?;
+        let write = if create {
+            FolderWriter::create
+        } else {
+            FolderWriter::write
+        };
+        return Ok(write(
+            writer,
+            path,
+            Content::Symlink {
+                target: blob.content(),
+            },
+            expect,
+            copy_name,
+        ));
+    }
+    let crlf = if filters {
+        super::eol::checkout_crlf(repo, path.as_bytes())
+    } else {
+        None
+    };
+    let executable = new.mode == MODE_EXEC;
+    let odb = repo.odb()?;
+    // A large object streams (loose through libgit2, whole in a pack
+    // through our reader); anything else is read whole.
+    let large = odb
+        .read_header(new.id)
+        .is_ok_and(|(size, _)| size as u64 > STREAM_ABOVE);
+    let loose = if large { odb.reader(new.id).ok() } else { None };
+    let packed = if large && loose.is_none() {
+        super::pack::packed_blob(repo.path(), new.id)
+    } else {
+        None
+    };
+    let blob;
+    let mut reader: Box<dyn Read + '_> = match (loose, packed) {
+        (Some((r, _, _)), _) => Box::new(r),
+        (None, Some((r, _))) => r,
+        (None, None) => {
+            blob = repo.find_blob(new.id)?;
+            Box::new(blob.content())
+        }
+    };
+    let mut converted;
+    let reader: &mut dyn Read = if let Some(crlf) = crlf {
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes)?;
+        converted = std::io::Cursor::new(super::eol::smudge(&bytes, crlf));
+        &mut converted
+    } else {
+        &mut *reader
+    };
+    let write = if create {
+        FolderWriter::create
+    } else {
+        FolderWriter::write
+    };
+    Ok(write(
+        writer,
+        path,
+        Content::File { reader, executable },
+        expect,
+        copy_name,
+    ))
+}
+
+/// True when `old` is nothing, or the blob `new` (as written here) or
+/// a part of its start: what a first checkout cut short left.
+fn holds_part_of(
+    repo: &git2::Repository,
+    filters: bool,
+    path: &[u8],
+    old: &Old<'_>,
+    new: TreeItem,
+) -> bool {
+    let Some(st) = old.stat else {
+        return true;
+    };
+    let Ok(blob) = repo.find_blob(new.id) else {
+        return false;
+    };
+    let expected = match st.kind() {
+        Kind::Symlink => return old.link_target().is_ok_and(|t| t == blob.content()),
+        Kind::File => match super::eol::checkout_crlf(repo, path) {
+            Some(crlf) if filters => super::eol::smudge(blob.content(), crlf),
+            _ => blob.content().to_vec(),
+        },
+        _ => return false,
+    };
+    if st.size > expected.len() as u64 {
+        return false;
+    }
+    let mut found = Vec::with_capacity(st.size as usize);
+    old.open()
+        .and_then(|mut f| f.read_to_end(&mut found))
+        .is_ok_and(|_| expected.starts_with(&found))
+}
+
+/// What an apply gathered for its report.
+#[derive(Default)]
+struct Accumulated {
+    changes: Vec<Change>,
+    copies: Vec<String>,
+    notes: Vec<Note>,
+}
+
+/// A first checkout of at least this many files writes them in parallel.
+const PARALLEL_FROM: usize = 64;
+/// Files a parallel worker takes at a time.
+const PARALLEL_CHUNK: usize = 16;
+
+/// Records one write's outcome in the index and the report. A problem
+/// with the folder itself (disk full) is returned to stop the apply.
+fn record_write(
+    index: &mut git2::Index,
+    acc: &mut Accumulated,
+    raw: &[u8],
+    path: &TreePath,
+    new: TreeItem,
+    had_old: bool,
+    result: Result<Result<Written, WriteError>, GitError>,
+) -> Result<Option<std::io::Error>, GitError> {
+    match result? {
+        Ok(written) => {
+            let (stat, copy) = match written {
+                Written::Done(st) => (st, None),
+                Written::KeptLocal { stat, copy } => (stat, Some(copy)),
+            };
+            let stat = (stat != Stat::default()).then_some(stat);
+            index.add(&entry(raw, new.id, new.mode, stat.as_ref(), false))?;
+            if let Some(c) = copy {
+                acc.copies.push(String::from_utf8_lossy(&c).into_owned());
+            }
+            acc.changes.push(Change {
+                path: path.display(),
+                kind: if had_old {
+                    ChangeKind::Modified
+                } else {
+                    ChangeKind::Added
+                },
+            });
+            Ok(None)
+        }
+        Err(WriteError::Folder(e)) => Ok(Some(e)),
+        Err(e) => {
+            // Kept in the index (skip-worktree) so nothing deletes it on GitLab.
+            let _ = index.add(&entry(raw, new.id, new.mode, None, true));
+            acc.notes.push(note_for(raw, &e));
+            Ok(None)
+        }
     }
 }
 

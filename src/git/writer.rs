@@ -27,7 +27,7 @@
 //! that keeps writing to a file's old inode after the swap writes into the
 //! conflict copy or, if the check passed just before, into a removed file.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -1186,16 +1186,10 @@ fn rename_noreplace(dir: &OwnedFd, from: &[u8], to: &[u8]) -> Result<(), Errno> 
 }
 
 fn copy_all(reader: &mut dyn Read, file: &mut std::fs::File) -> Result<(), Errno> {
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_to_errno(&e)),
-        };
-        file.write_all(&buf[..n]).map_err(|e| io_to_errno(&e))?;
-    }
+    // io::copy reads straight from an in-memory blob's own buffer.
+    std::io::copy(reader, file)
+        .map(|_| ())
+        .map_err(|e| io_to_errno(&e))
 }
 
 fn io_to_errno(e: &io::Error) -> Errno {
