@@ -1132,6 +1132,74 @@ fn ds13_disk_full_resumes_by_itself() {
     w.check_invariants(&[&big]);
 }
 
+/// Review of DS-13's fix: a partial update (the disk filled up after the
+/// first file) is recorded in the index; the user then deletes the file
+/// that did arrive, to make room. The next syncs must go on (not fail on
+/// every cycle), and the colleague's files arrive once there is room.
+#[test]
+fn ds13_a_partly_applied_update_then_a_deletion_keeps_syncing() {
+    // Room for the download (about 6 MiB) and the first file, not the second.
+    let disk = SmallDisk::new("10m");
+    let w = World::builder()
+        .client("a")
+        .client_at("b", &disk.path().join("Website-b"))
+        .start();
+    let small = noise(1 << 20, 131);
+    let big = noise(5 << 20, 132);
+    write(w.dir(0), "a-small.bin", &small);
+    write(w.dir(0), "z-big.bin", &big);
+    settle_time();
+    synced(&w, 0);
+    let v = w.sync_json(1);
+    assert!(
+        message(&v).to_lowercase().contains("disk is full"),
+        "b runs out of room part way: {v}"
+    );
+    assert!(
+        std::fs::read(w.dir(1).join("a-small.bin")).ok().as_deref() == Some(&small[..]),
+        "the first file arrived whole"
+    );
+    // The user frees room by deleting what arrived.
+    std::fs::remove_file(w.dir(1).join("a-small.bin")).unwrap();
+    settle_time();
+    disk.resize("50m");
+    let v = w.sync_json(1);
+    assert_ne!(state(&v), "error", "the next sync goes on: {v}");
+    w.settle();
+    assert!(
+        std::fs::read(w.dir(1).join("z-big.bin")).ok().as_deref() == Some(&big[..]),
+        "the big file arrives"
+    );
+    w.check_invariants(&[&big]);
+}
+
+/// Review of the snapshot: a file another git tool staged (VS Code's
+/// "Stage") is the user's change: it is sent, never deleted by the next
+/// change from GitLab.
+#[test]
+fn staged_by_another_git_tool_is_sent_not_deleted() {
+    let w = World::new(&["a", "b"]);
+    write(w.dir(0), "draft.md", b"staged in an IDE\n");
+    git(w.dir(0), &["add", "draft.md"]);
+    write(w.dir(1), "news.md", b"from b\n");
+    settle_time();
+    synced(&w, 1);
+    settle_time();
+    w.sync(0);
+    w.settle();
+    assert_eq!(
+        std::fs::read(w.dir(0).join("draft.md")).ok().as_deref(),
+        Some(&b"staged in an IDE\n"[..]),
+        "the staged file stays"
+    );
+    assert_eq!(
+        w.server_files().get("draft.md").map(Vec::as_slice),
+        Some(&b"staged in an IDE\n"[..]),
+        "and is sent"
+    );
+    w.check_invariants(&[b"staged in an IDE\n", b"from b\n"]);
+}
+
 // ---------------------------------------------------------------- DS-14
 
 /// DS-14: another git tool left a conflicted merge in the folder: Ferry
@@ -1382,6 +1450,54 @@ fn ds22_rename_conflict_makes_one_copy() {
         );
     }
     w.check_invariants(&[a_version, b_version]);
+}
+
+/// Review of DS-22's fix: two pages a colleague merged into one new page
+/// while the user edited both. Git pairs one rename itself; the other is
+/// no clear match. Neither of the user's edits may vanish.
+#[test]
+fn ds22_merged_pages_keep_both_of_the_users_edits() {
+    let w = World::new(&["a"]);
+    let hours = b"# Hours\n\nMonday to Friday 9-17\nSaturday closed\n";
+    let directions = b"# Directions\n\nTake the bus 12\nStop at Market Square\nWalk 200 m north\n";
+    write(w.dir(0), "hours.md", hours);
+    write(w.dir(0), "directions.md", directions);
+    settle_time();
+    synced(&w, 0);
+    // The colleague merges both pages into visit.md.
+    let c = w.colleague("c");
+    c.git(&["rm", "-q", "hours.md", "directions.md"]);
+    c.write(
+        "visit.md",
+        b"# Visit us\n\nTake the bus 12\nStop at Market Square\nWalk 200 m north\n\nMonday to Friday 9-17\n",
+    );
+    c.commit("Merge hours and directions into visit.md");
+    c.push();
+    // Meanwhile the user edits both pages.
+    let hours_edit = b"# Hours\n\nMonday to Friday 9-17\nSaturday 10-16\n";
+    let directions_edit =
+        b"# Directions\n\nTake the bus 12 or 14\nStop at Market Square\nWalk 200 m north\n";
+    write(w.dir(0), "hours.md", hours_edit);
+    write(w.dir(0), "directions.md", directions_edit);
+    settle_time();
+    w.sync(0);
+    w.settle();
+    let everywhere: Vec<Vec<u8>> = folder_files(w.dir(0)).into_values().collect();
+    for (what, needle) in [
+        ("Saturday 10-16", "Saturday 10-16"),
+        ("bus 12 or 14", "bus 12 or 14"),
+    ] {
+        assert!(
+            everywhere
+                .iter()
+                .any(|v| String::from_utf8_lossy(v).contains(needle)),
+            "the user's edit \"{what}\" is in some file of the folder"
+        );
+    }
+    // The directions edit merges cleanly into visit.md (git paired that
+    // rename); the hours edit, with no clear new home, stays whole.
+    let _ = directions_edit;
+    w.check_invariants(&[hours_edit]);
 }
 
 // ---------------------------------------------------------------- DS-23

@@ -292,6 +292,7 @@ pub(crate) fn entry(
 
 /// True when the index's record of a file still describes `st` (as git's
 /// stat check: inode, size, times; never trusted for racily clean entries).
+/// A chmod changes the ctime, so the executable bit is covered too.
 pub(crate) fn stat_matches(recorded: &Stat, st: &Stat, index_mtime: Option<(i64, u32)>) -> bool {
     if recorded.mtime == (0, 0) {
         return false;
@@ -305,7 +306,26 @@ pub(crate) fn stat_matches(recorded: &Stat, st: &Stat, index_mtime: Option<(i64,
         && recorded.size as u32 == st.size as u32
         && recorded.mtime == st.mtime
         && recorded.ctime == st.ctime
-        && (recorded.mode & 0o100 != 0) == (st.mode & 0o100 != 0)
+}
+
+/// [`stat_matches`] for an entry that was just renamed (a rename changes
+/// the ctime): the same inode, size, mtime and executable bit.
+pub(crate) fn stat_matches_moved(
+    recorded: &Stat,
+    st: &Stat,
+    index_mtime: Option<(i64, u32)>,
+) -> bool {
+    if recorded.mtime == (0, 0) {
+        return false;
+    }
+    if let Some(written) = index_mtime {
+        if recorded.mtime >= written {
+            return false;
+        }
+    }
+    recorded.ino as u32 == st.ino as u32
+        && recorded.size as u32 == st.size as u32
+        && recorded.mtime == st.mtime
 }
 
 /// What the index's last write time is (for the racy-clean check).
@@ -344,27 +364,39 @@ impl Repo {
         FolderWriter::open(self.dir(), caps, durability).map_err(write_error)
     }
 
-    /// The blob id of the file `old` as git would store it (clean filters
-    /// applied for `path`), or `None` when it can't be read.
-    pub(crate) fn hash_entry(&self, path: &[u8], old: &Old<'_>) -> Option<(Oid, u32)> {
-        let st = old.stat?;
-        match st.kind() {
-            Kind::Symlink => {
-                let target = old.link_target().ok()?;
-                Some((Oid::hash_object(ObjectType::Blob, &target).ok()?, MODE_LINK))
-            }
-            Kind::File => {
-                let mut file = old.open().ok()?;
-                let id = self.blob_from_reader(path, &mut file, Some(st.size)).ok()?;
-                let mode = if st.executable() {
-                    MODE_EXEC
-                } else {
-                    MODE_FILE
-                };
-                Some((id, mode))
-            }
-            _ => None,
+    /// The line endings `path` is checked out with now (no conversion
+    /// unless attributes are in use).
+    pub(crate) fn checkout_rule(&self, path: &[u8]) -> Option<super::eol::Crlf> {
+        if self.filters_in_use() {
+            super::eol::checkout_crlf(self.raw(), path)
+        } else {
+            None
         }
+    }
+
+    /// True when the `size` bytes of `reader` are the blob `id` as it is
+    /// checked out (`rule`: the line endings it was written with), or the
+    /// blob's own bytes. Nothing is stored: a 10 GB file needs no free space
+    /// to be recognised.
+    fn disk_is(
+        &self,
+        reader: &mut dyn Read,
+        size: u64,
+        id: Oid,
+        rule: Option<super::eol::Crlf>,
+    ) -> bool {
+        let Some(crlf) = rule else {
+            return super::pack::blob_id_of(reader, size).is_ok_and(|got| got == id);
+        };
+        // Converted text files are small enough to compare in memory.
+        let mut bytes = Vec::new();
+        if reader.read_to_end(&mut bytes).is_err() || bytes.len() as u64 != size {
+            return false;
+        }
+        let Ok(blob) = self.raw().find_blob(id) else {
+            return false;
+        };
+        bytes == super::eol::smudge(blob.content(), crlf) || bytes == blob.content()
     }
 
     /// Stores the content of `reader` (of `size` bytes, when known) as a
@@ -425,14 +457,37 @@ impl Repo {
         self.set_filters(named || global_file || info);
     }
 
+    /// True when `old`'s bytes are some version git already has (so a
+    /// temp file holding them can go: nothing is lost).
+    fn is_known_content(&self, old: &Old<'_>) -> bool {
+        let Some(st) = old.stat else {
+            return true;
+        };
+        let id = match st.kind() {
+            Kind::Symlink => old
+                .link_target()
+                .ok()
+                .and_then(|t| Oid::hash_object(ObjectType::Blob, &t).ok()),
+            Kind::File => old
+                .open()
+                .ok()
+                .and_then(|mut f| super::pack::blob_id_of(&mut f, st.size).ok()),
+            _ => None,
+        };
+        let Ok(odb) = self.raw().odb() else {
+            return false;
+        };
+        id.is_some_and(|id| odb.exists(id)) || (st.kind() == Kind::File && st.size == 0)
+    }
+
     /// True when what `old` shows is the index's record `item` (or, for a
     /// file that was absent from the index, nothing at all).
     fn recognises(
         &self,
-        path: &[u8],
         item: Option<&IndexItem>,
         old: &Old<'_>,
         racy: Option<(i64, u32)>,
+        rule: Option<super::eol::Crlf>,
     ) -> bool {
         match (item, old.stat) {
             (None, None) => true,
@@ -449,10 +504,22 @@ impl Repo {
                 if !kind_ok {
                     return false;
                 }
-                if stat_matches(&item.stat, &st, racy) {
+                // The entry was just moved aside or swapped out, which
+                // changes its ctime: inode, size and mtime say it's the same.
+                if stat_matches_moved(&item.stat, &st, racy) {
                     return true;
                 }
-                matches!(self.hash_entry(path, old), Some((id, _)) if id == item.id)
+                match st.kind() {
+                    Kind::Symlink => {
+                        old.link_target()
+                            .ok()
+                            .and_then(|t| Oid::hash_object(ObjectType::Blob, &t).ok())
+                            == Some(item.id)
+                    }
+                    _ => old
+                        .open()
+                        .is_ok_and(|mut f| self.disk_is(&mut f, st.size, item.id, rule)),
+                }
             }
         }
     }
@@ -546,7 +613,22 @@ impl Repo {
                 .count();
             let tracked = have.len();
             if super::snapshot::unusual_deletion(deleted, tracked) {
-                let fingerprint = format!("in:{}", tree.id());
+                // Names exactly this set of deletions (a local save meanwhile
+                // doesn't change it; another deletion does).
+                let mut hasher = sha2::Sha256::default();
+                for s in steps.iter().filter(|s| s.new.is_none()) {
+                    sha2::Digest::update(&mut hasher, &s.path);
+                    sha2::Digest::update(&mut hasher, b"\0");
+                }
+                let digest = sha2::Digest::finalize(hasher);
+                let fingerprint = format!(
+                    "in:{}",
+                    digest
+                        .iter()
+                        .take(12)
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                );
                 if !self.deletion_allowed(&fingerprint) {
                     self.set_pending_deletion(Some(&super::snapshot::PendingDeletion {
                         deleted,
@@ -585,10 +667,11 @@ impl Repo {
                 let Ok(path) = TreePath::new(&step.path, false) else {
                     continue;
                 };
-                if step
-                    .old
-                    .as_ref()
-                    .is_some_and(|o| o.skip || o.mode == MODE_GITLINK)
+                if collisions.contains(&step.path)
+                    || step
+                        .old
+                        .as_ref()
+                        .is_some_and(|o| o.skip || o.mode == MODE_GITLINK)
                 {
                     continue;
                 }
@@ -623,6 +706,22 @@ impl Repo {
                 }
             }
         }
+
+        // How each file about to be replaced was checked out, decided before
+        // anything (a new .gitattributes, say) is written.
+        let old_rules: HashMap<Vec<u8>, Option<super::eol::Crlf>> = if self.filters_in_use() {
+            steps
+                .iter()
+                .filter(|s| {
+                    s.old
+                        .as_ref()
+                        .is_some_and(|o| o.mode == MODE_FILE || o.mode == MODE_EXEC)
+                })
+                .map(|s| (s.path.clone(), self.checkout_rule(&s.path)))
+                .collect()
+        } else {
+            HashMap::new()
+        };
 
         // The journal names the target before the first write.
         if !steps.is_empty() {
@@ -696,7 +795,8 @@ impl Repo {
                 remove_entry(&mut index, &step.path);
                 continue;
             };
-            let expect = |o: &Old<'_>| self.recognises(&step.path, Some(old), o, racy);
+            let rule = old_rules.get(&step.path).copied().flatten();
+            let expect = |o: &Old<'_>| self.recognises(Some(old), o, racy, rule);
             let name_copy = |n: u32| copy_name(&step.path, n);
             match writer.remove(&path, &expect, &name_copy) {
                 Ok(Removed::Done) | Ok(Removed::Absent) => {
@@ -774,7 +874,8 @@ impl Repo {
                 // Only the executable bit changed: no content to write.
                 if let Some(o) = old_item {
                     if o.id == new.id && o.mode != new.mode {
-                        let expect = |x: &Old<'_>| self.recognises(&step.path, Some(o), x, racy);
+                        let rule = old_rules.get(&step.path).copied().flatten();
+                        let expect = |x: &Old<'_>| self.recognises(Some(o), x, racy, rule);
                         match writer.set_executable(&path, new.mode == MODE_EXEC, &expect) {
                             Ok(Some(st)) => {
                                 write_index(
@@ -863,7 +964,12 @@ impl Repo {
                         if first {
                             self.holds_part_of(&step.path, o, new)
                         } else {
-                            self.recognises(&step.path, old_item, o, racy)
+                            self.recognises(
+                                old_item,
+                                o,
+                                racy,
+                                old_rules.get(&step.path).copied().flatten(),
+                            )
                         }
                     },
                     &|n| copy_name(&step.path, n),
@@ -1011,9 +1117,7 @@ impl Repo {
                 let Ok(Some((mut f, st))) = writer.open_file(path) else {
                     return false;
                 };
-                self.blob_from_reader(path.as_bytes(), &mut f, Some(st.size))
-                    .ok()
-                    == Some(new.id)
+                self.disk_is(&mut f, st.size, new.id, self.checkout_rule(path.as_bytes()))
             }
             _ => false,
         }
@@ -1057,6 +1161,11 @@ impl Repo {
         let Ok(record) = std::fs::read_to_string(self.journal()) else {
             return Ok(None);
         };
+        if record.split_whitespace().nth(3) == Some("recorded") {
+            // Reconciled already; the journal stays as the record of what
+            // Ferry wrote until an apply completes.
+            return Ok(None);
+        }
         let target = record
             .split_whitespace()
             .next()
@@ -1068,7 +1177,9 @@ impl Repo {
         let Some(tree) = tree else {
             tracing::warn!("dropping an apply journal whose commit can't be read");
             self.writer(Durability::EachFile)?
-                .remove_stale_temps_everywhere();
+                .remove_stale_temps_everywhere(&|o| self.is_known_content(o), &|n| {
+                    super::local_copy_name(b"recovered", n)
+                });
             let _ = std::fs::remove_file(self.journal());
             return Ok(None);
         };
@@ -1138,10 +1249,33 @@ impl Repo {
                 _ => {}
             }
         }
-        writer.remove_stale_temps(dirs.iter().map(|d| d.as_slice()));
+        writer.remove_stale_temps(
+            dirs.iter().map(|d| d.as_slice()),
+            &|o| self.is_known_content(o),
+            &|n| super::local_copy_name(b"recovered", n),
+        );
         index.write()?;
-        let _ = std::fs::remove_file(self.journal());
+        // Kept, marked: until an apply completes, the snapshot knows these
+        // index entries are Ferry's, not changes the user staged.
+        let mut parts: Vec<&str> = record.split_whitespace().take(3).collect();
+        while parts.len() < 3 {
+            parts.push("-");
+        }
+        parts.push("recorded");
+        crate::config::write_atomically(
+            &self.journal(),
+            format!("{}\n", parts.join(" ")).as_bytes(),
+        )?;
         Ok(Some(recorded))
+    }
+
+    /// The tree an unfinished apply was writing (its journal's target), by
+    /// path: the index entries that match it are Ferry's own records.
+    pub(crate) fn journal_target_items(&self) -> Option<BTreeMap<Vec<u8>, TreeItem>> {
+        let record = std::fs::read_to_string(self.journal()).ok()?;
+        let target = Oid::from_str(record.split_whitespace().next()?).ok()?;
+        let tree = self.raw().find_commit(target).ok()?.tree().ok()?;
+        flatten_tree(self.raw(), &tree).ok()
     }
 
     /// Moves the branch from `from` to `to` (compare-and-swap) and points HEAD at it.
@@ -1252,27 +1386,7 @@ fn write_blob_from(
         None
     };
     let executable = new.mode == MODE_EXEC;
-    let odb = repo.odb()?;
-    // A large object streams (loose through libgit2, whole in a pack
-    // through our reader); anything else is read whole.
-    let large = odb
-        .read_header(new.id)
-        .is_ok_and(|(size, _)| size as u64 > STREAM_ABOVE);
-    let loose = if large { odb.reader(new.id).ok() } else { None };
-    let packed = if large && loose.is_none() {
-        super::pack::packed_blob(repo.path(), new.id)
-    } else {
-        None
-    };
-    let blob;
-    let mut reader: Box<dyn Read + '_> = match (loose, packed) {
-        (Some((r, _, _)), _) => Box::new(r),
-        (None, Some((r, _))) => r,
-        (None, None) => {
-            blob = repo.find_blob(new.id)?;
-            Box::new(blob.content())
-        }
-    };
+    let mut reader = blob_reader(repo, new.id)?;
     let mut converted;
     let reader: &mut dyn Read = if let Some(crlf) = crlf {
         let mut bytes = Vec::new();
@@ -1296,8 +1410,43 @@ fn write_blob_from(
     ))
 }
 
+/// The bytes of the blob `id`: a large object streams (loose, or whole
+/// in a pack, through our readers); anything else is read whole.
+fn blob_reader(repo: &git2::Repository, id: Oid) -> Result<Box<dyn Read + '_>, GitError> {
+    let odb = repo.odb()?;
+    let large = odb
+        .read_header(id)
+        .is_ok_and(|(size, _)| size as u64 > STREAM_ABOVE);
+    if large {
+        let streamed = super::pack::loose_blob(repo.path(), id)
+            .or_else(|| super::pack::packed_blob(repo.path(), id));
+        if let Some((r, _)) = streamed {
+            return Ok(r);
+        }
+    }
+    let blob = repo.find_blob(id)?;
+    Ok(Box::new(BlobBytes { blob, at: 0 }))
+}
+
+/// An in-memory blob as a reader.
+struct BlobBytes<'r> {
+    blob: git2::Blob<'r>,
+    at: usize,
+}
+
+impl Read for BlobBytes<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let rest = &self.blob.content()[self.at..];
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// True when `old` is nothing, or the blob `new` (as written here) or
-/// a part of its start: what a first checkout cut short left.
+/// a part of its start: what a first checkout cut short left. Large files
+/// are compared as streams.
 fn holds_part_of(
     repo: &git2::Repository,
     filters: bool,
@@ -1308,24 +1457,48 @@ fn holds_part_of(
     let Some(st) = old.stat else {
         return true;
     };
-    let Ok(blob) = repo.find_blob(new.id) else {
-        return false;
-    };
-    let expected = match st.kind() {
-        Kind::Symlink => return old.link_target().is_ok_and(|t| t == blob.content()),
-        Kind::File => match super::eol::checkout_crlf(repo, path) {
-            Some(crlf) if filters => super::eol::smudge(blob.content(), crlf),
-            _ => blob.content().to_vec(),
-        },
+    match st.kind() {
+        Kind::Symlink => {
+            return repo
+                .find_blob(new.id)
+                .is_ok_and(|b| old.link_target().is_ok_and(|t| t == b.content()))
+        }
+        Kind::File => {}
         _ => return false,
-    };
-    if st.size > expected.len() as u64 {
-        return false;
     }
-    let mut found = Vec::with_capacity(st.size as usize);
-    old.open()
-        .and_then(|mut f| f.read_to_end(&mut found))
-        .is_ok_and(|_| expected.starts_with(&found))
+    let crlf = if filters {
+        super::eol::checkout_crlf(repo, path)
+    } else {
+        None
+    };
+    let (Ok(mut expected), Ok(mut found)) = (
+        match crlf {
+            Some(crlf) => repo
+                .find_blob(new.id)
+                .map(|b| {
+                    Box::new(std::io::Cursor::new(super::eol::smudge(b.content(), crlf)))
+                        as Box<dyn Read>
+                })
+                .map_err(GitError::from),
+            None => blob_reader(repo, new.id),
+        },
+        old.open(),
+    ) else {
+        return false;
+    };
+    // `found` must be a prefix of `expected`.
+    let mut a = vec![0u8; 64 * 1024];
+    let mut b = vec![0u8; 64 * 1024];
+    loop {
+        let n = match found.read(&mut a) {
+            Ok(0) => return true,
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        if expected.read_exact(&mut b[..n]).is_err() || a[..n] != b[..n] {
+            return false;
+        }
+    }
 }
 
 /// What an apply gathered for its report.

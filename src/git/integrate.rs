@@ -252,105 +252,128 @@ impl Repo {
     ) -> Result<HashSet<Oid>, GitError> {
         let conflicts: Vec<git2::IndexConflict> = index.conflicts()?.collect::<Result<_, _>>()?;
         let mut keep = HashSet::new();
+        // Renamed files a guess already paired with a conflict.
+        let mut claimed: HashSet<Vec<u8>> = HashSet::new();
         for c in &conflicts {
             for side in [&c.ancestor, &c.our, &c.their].into_iter().flatten() {
                 let _ = index.conflict_remove(bytes_path(&side.path));
             }
         }
+        // A rename libgit2 half-detected leaves the new name as a conflict
+        // of its own (no ancestor, one side): a guess may pair with it.
+        let orphans: std::collections::HashMap<Vec<u8>, Oid> = conflicts
+            .iter()
+            .filter(|c| c.ancestor.is_none())
+            .filter_map(|c| match (&c.our, &c.their) {
+                (Some(e), None) | (None, Some(e)) => Some((e.path.clone(), e.id)),
+                _ => None,
+            })
+            .collect();
+        // What goes where: (path, id, mode), and versions kept beside a path.
+        let mut placed: Vec<(Vec<u8>, Oid, u32)> = Vec::new();
+        let mut beside: Vec<(Vec<u8>, Oid, u32)> = Vec::new();
         for c in conflicts {
-            // A rename git's similarity check missed (small files): an edit
-            // on one side follows the file to its new name on the other.
+            // A rename git's similarity check missed (small files): the
+            // file's other version is kept beside its new name, never
+            // merged on a guess, and the old name doesn't come back.
             if let Some(anc) = &c.ancestor {
-                let renamed =
-                    match (&c.our, &c.their) {
-                        (None, Some(local)) => self
-                            .renamed_to(anc, &sides.base, &sides.server)
-                            .map(|(path, id, mode)| {
-                                (
-                                    path,
-                                    stage0(&anc.path, id, mode),
-                                    stage0(&local.path, local.id, local.mode),
-                                    true,
-                                )
-                            }),
-                        (Some(server), None) => self
-                            .renamed_to(anc, &sides.base, &sides.local)
-                            .map(|(path, id, mode)| {
-                                (
-                                    path,
-                                    stage0(&server.path, server.id, server.mode),
-                                    stage0(&anc.path, id, mode),
-                                    false,
-                                )
-                            }),
-                        _ => None,
-                    };
-                if let Some((target, server, local, server_renamed)) = renamed {
-                    let repo = self.raw();
-                    let merged = repo.merge_file_from_index(anc, &server, &local, None)?;
-                    let mode = if server_renamed {
-                        server.mode
-                    } else {
-                        local.mode
-                    };
-                    if merged.is_automergeable() {
-                        let id = repo.blob(merged.content())?;
-                        index.add(&stage0(&target, id, mode))?;
-                        keep.insert(id);
-                    } else {
-                        index.add(&stage0(&target, server.id, mode))?;
-                        let copy = self.copy_for(index, copies, &target, host, now);
-                        index.add(&stage0(&copy, local.id, local.mode))?;
-                        keep.insert(server.id);
-                        keep.insert(local.id);
+                let guess = match (&c.our, &c.their) {
+                    (None, Some(local)) => self
+                        .renamed_to(anc, &sides.base, &sides.server, &claimed)
+                        .map(|target| (target, local.id, local.mode)),
+                    (Some(server), None) => self
+                        .renamed_to(anc, &sides.base, &sides.local, &claimed)
+                        .map(|target| (target, server.id, server.mode)),
+                    _ => None,
+                };
+                if let Some((target, other_id, other_mode)) = guess {
+                    // The renamed file, as the merge left it, stays as it is.
+                    let current = index
+                        .get_path(bytes_path(&target), 0)
+                        .map(|e| e.id)
+                        .or_else(|| orphans.get(&target).copied())
+                        .filter(|id| *id == target_side_id(&target, sides, &c));
+                    if let Some(current) = current {
+                        claimed.insert(target.clone());
+                        keep.insert(current);
+                        if current != other_id {
+                            beside.push((target, other_id, other_mode));
+                        }
+                        continue;
                     }
-                    continue;
                 }
             }
             match (c.our, c.their) {
                 (Some(server), Some(local)) => {
-                    index.add(&stage0(&server.path, server.id, server.mode))?;
-                    if server.mode != MODE_GITLINK {
-                        keep.insert(server.id);
-                    }
+                    placed.push((server.path.clone(), server.id, server.mode));
                     if server.id != local.id || server.mode != local.mode {
                         // The copy sits beside the server's version (after a
                         // rename, beside the new name: the old path stays gone).
-                        let copy = self.copy_for(index, copies, &server.path, host, now);
-                        index.add(&stage0(&copy, local.id, local.mode))?;
-                        if local.mode != MODE_GITLINK {
-                            keep.insert(local.id);
-                        }
+                        beside.push((server.path, local.id, local.mode));
                     }
                 }
                 // Deleted here, changed on the server: the change wins.
-                (Some(server), None) => {
-                    index.add(&stage0(&server.path, server.id, server.mode))?;
-                    if server.mode != MODE_GITLINK {
-                        keep.insert(server.id);
-                    }
-                }
+                (Some(server), None) => placed.push((server.path, server.id, server.mode)),
                 // Deleted on the server, changed here: the change wins.
-                (None, Some(local)) => {
-                    index.add(&stage0(&local.path, local.id, local.mode))?;
-                    if local.mode != MODE_GITLINK {
-                        keep.insert(local.id);
-                    }
-                }
+                (None, Some(local)) => placed.push((local.path, local.id, local.mode)),
                 (None, None) => {}
+            }
+        }
+        // A file where the other side has a folder (or the reverse) would
+        // replace it in the index: the folder stays, the file goes beside.
+        let mut dirs: HashSet<Vec<u8>> = HashSet::new();
+        let existing: Vec<(Vec<u8>, Oid, u32)> = index
+            .iter()
+            .filter(|e| (e.flags >> 12) & 0x3 == 0)
+            .map(|e| (e.path.clone(), e.id, e.mode))
+            .collect();
+        for path in existing
+            .iter()
+            .map(|e| &e.0)
+            .chain(placed.iter().map(|p| &p.0))
+        {
+            for (i, b) in path.iter().enumerate() {
+                if *b == b'/' {
+                    dirs.insert(path[..i].to_vec());
+                }
+            }
+        }
+        for (path, id, mode) in existing {
+            if dirs.contains(&path) {
+                index.remove(bytes_path(&path), 0)?;
+                beside.push((path, id, mode));
+            }
+        }
+        for (path, id, mode) in placed {
+            if dirs.contains(&path) {
+                beside.push((path, id, mode));
+            } else {
+                index.add(&stage0(&path, id, mode))?;
+                if mode != MODE_GITLINK {
+                    keep.insert(id);
+                }
+            }
+        }
+        for (path, id, mode) in beside {
+            let copy = self.copy_for(index, copies, &path, host, now);
+            index.add(&stage0(&copy, id, mode))?;
+            if mode != MODE_GITLINK {
+                keep.insert(id);
             }
         }
         Ok(keep)
     }
 
-    /// Where a side moved the file `anc` (from `base`): the one file added
-    /// on that side whose content is mostly the same, if any.
+    /// Where a side moved the file `anc` (from `base`): the file added on
+    /// that side whose lines are mostly `anc`'s, if there is one clear
+    /// candidate not yet `claimed`.
     fn renamed_to(
         &self,
         anc: &IndexEntry,
         base: &Option<git2::Tree<'_>>,
         side: &git2::Tree<'_>,
-    ) -> Option<(Vec<u8>, Oid, u32)> {
+        claimed: &HashSet<Vec<u8>>,
+    ) -> Option<Vec<u8>> {
         let repo = self.raw();
         let before = match base {
             Some(t) => flatten_tree(repo, t).ok()?,
@@ -361,8 +384,12 @@ impl Repo {
         if original.size() > SIMILARITY_LIMIT {
             return None;
         }
-        let mut best: Option<(f64, Vec<u8>, Oid, u32)> = None;
-        for (path, item) in after.iter().filter(|(p, _)| !before.contains_key(*p)) {
+        let mut best: Option<(f64, Vec<u8>)> = None;
+        let mut runner_up = 0.0f64;
+        for (path, item) in after
+            .iter()
+            .filter(|(p, _)| !before.contains_key(*p) && !claimed.contains(*p))
+        {
             if item.mode == MODE_GITLINK {
                 continue;
             }
@@ -373,11 +400,17 @@ impl Repo {
                 continue;
             }
             let score = similarity(original.content(), blob.content());
-            if score >= 0.5 && best.as_ref().is_none_or(|b| score > b.0) {
-                best = Some((score, path.clone(), item.id, item.mode));
+            match &best {
+                Some((b, _)) if score <= *b => runner_up = runner_up.max(score),
+                _ => {
+                    runner_up = runner_up.max(best.as_ref().map_or(0.0, |b| b.0));
+                    best = Some((score, path.clone()));
+                }
             }
         }
-        best.map(|(_, p, id, mode)| (p, id, mode))
+        // A clear match only: most lines shared, and no other file close.
+        best.filter(|(score, _)| *score >= 0.6 && *score - runner_up >= 0.2)
+            .map(|(_, p)| p)
     }
 
     /// A path that is both a file and a folder in the merged index (one
@@ -430,8 +463,9 @@ struct Sides<'r> {
 /// Files larger than this are not compared for similarity.
 const SIMILARITY_LIMIT: usize = 1 << 20;
 
-/// How alike two files are, 0 to 1: the share of lines they have in
-/// common (for text), or equality (for anything else).
+/// How alike two files are, 0 to 1: the share of their non-blank lines
+/// they have in common (for text, with at least two such lines), or
+/// equality (for anything else).
 fn similarity(a: &[u8], b: &[u8]) -> f64 {
     if a == b {
         return 1.0;
@@ -439,28 +473,64 @@ fn similarity(a: &[u8], b: &[u8]) -> f64 {
     if a.contains(&0) || b.contains(&0) {
         return 0.0;
     }
-    let mut lines: std::collections::HashMap<&[u8], i64> = std::collections::HashMap::new();
-    let a_lines: Vec<&[u8]> = a.split(|c| *c == b'\n').collect();
-    let b_lines: Vec<&[u8]> = b.split(|c| *c == b'\n').collect();
+    let lines = |x: &'_ [u8]| -> Vec<Vec<u8>> {
+        x.split(|c| *c == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .filter(|l| l.iter().any(|c| !c.is_ascii_whitespace()))
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let (a_lines, b_lines) = (lines(a), lines(b));
+    let mut counts: std::collections::HashMap<&[u8], i64> = std::collections::HashMap::new();
     for l in &a_lines {
-        *lines.entry(l).or_default() += 1;
+        *counts.entry(l).or_default() += 1;
     }
-    let mut common = 0;
+    let mut common = 0usize;
     for l in &b_lines {
-        if let Some(n) = lines.get_mut(l) {
+        if let Some(n) = counts.get_mut(l.as_slice()) {
             if *n > 0 {
                 *n -= 1;
                 common += 1;
             }
         }
     }
+    if common < 2 {
+        return 0.0;
+    }
     2.0 * common as f64 / (a_lines.len() + b_lines.len()) as f64
+}
+
+/// The id the renamed file had on the side that renamed it: a guess is
+/// acted on only where the merge left that file untouched.
+fn target_side_id(target: &[u8], sides: &Sides<'_>, c: &git2::IndexConflict) -> Oid {
+    let side = if c.our.is_none() {
+        &sides.server
+    } else {
+        &sides.local
+    };
+    side.get_path(bytes_path(target))
+        .map(|e| e.id())
+        .unwrap_or(Oid::ZERO_SHA1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn similarity_needs_real_shared_lines() {
+        assert_eq!(similarity(b"one line\n", b"other line\n"), 0.0);
+        assert_eq!(similarity(b"same\n", b"same\n"), 1.0);
+        assert_eq!(
+            similarity(b"\n\nfooter\n", b"\n\nfooter 2\n"),
+            0.0,
+            "blank lines don't count"
+        );
+        let a = b"line 1\nline 2\nline 3\nline 4\n";
+        let b = b"line 1 (a)\nline 2\nline 3\nline 4\n";
+        assert!(similarity(a, b) >= 0.7);
+    }
 
     #[test]
     fn conflict_copies_are_named_beside_the_file() {

@@ -184,6 +184,24 @@ impl GitError {
     }
 }
 
+impl GitError {
+    /// Maps an error of talking to the server (fetch, push): besides what
+    /// [`GitError::from_git2`] knows, an operating-system or TLS failure
+    /// there is the connection's (refused, reset, unreachable, cut short),
+    /// never the folder's — so it is retried, not left for the user.
+    pub fn from_transport(e: &git2::Error) -> GitError {
+        use git2::ErrorClass as C;
+        match Self::from_git2(e) {
+            Self::Other(m) if matches!(e.class(), C::Os | C::Net | C::Ssl | C::Http) => {
+                Self::Network(m)
+            }
+            Self::Other(m) if e.code() == git2::ErrorCode::Eof => Self::Network(m),
+            Self::Tls(m) if e.code() != git2::ErrorCode::Certificate => Self::Network(m),
+            other => other,
+        }
+    }
+}
+
 /// The status libgit2 reports as "unexpected http status code: N".
 fn http_status(message: &str) -> Option<u16> {
     message
@@ -622,7 +640,9 @@ impl Repo {
         opts.follow_redirects(git2::RemoteRedirect::None);
         opts.prune(git2::FetchPrune::Off);
         let spec = format!("+refs/heads/{b}:refs/remotes/{REMOTE}/{b}", b = self.branch);
-        remote.fetch(&[spec.as_str()], Some(&mut opts), Some("ferry: fetch"))?;
+        remote
+            .fetch(&[spec.as_str()], Some(&mut opts), Some("ferry: fetch"))
+            .map_err(|e| GitError::from_transport(&e))?;
         // The advertisement of this fetch says whether the branch exists
         // now (the tracking ref keeps the last value it had).
         let wanted = format!("refs/heads/{}", self.branch);
@@ -670,7 +690,7 @@ impl Repo {
                 if lost_the_race(e.message()) {
                     return Ok(Pushed::RemoteMoved);
                 }
-                return Err(self.push_error(&sideband.borrow(), GitError::from_git2(&e)));
+                return Err(self.push_error(&sideband.borrow(), GitError::from_transport(&e)));
             }
         }
         if let Some(reason) = rejection.into_inner() {
@@ -848,6 +868,47 @@ impl FolderLock {
             }
             Err(e) => Err(std::io::Error::from(e).into()),
         }
+    }
+}
+
+/// One cycle at a time on a folder within this process (two loops of one
+/// folder — say, while it is removed and added again — take turns).
+pub struct CycleTurn {
+    key: PathBuf,
+}
+
+fn turns() -> &'static (
+    std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    std::sync::Condvar,
+) {
+    static TURNS: std::sync::OnceLock<(
+        std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+        std::sync::Condvar,
+    )> = std::sync::OnceLock::new();
+    TURNS.get_or_init(Default::default)
+}
+
+impl CycleTurn {
+    /// Waits for this process's other cycle on `dir`, if any, to end.
+    pub fn take(dir: &Path) -> CycleTurn {
+        let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let (lock, ended) = turns();
+        let mut running = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while running.contains(&key) {
+            running = ended.wait(running).unwrap_or_else(|e| e.into_inner());
+        }
+        running.insert(key.clone());
+        CycleTurn { key }
+    }
+}
+
+impl Drop for CycleTurn {
+    fn drop(&mut self) {
+        let (lock, ended) = turns();
+        lock.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+        ended.notify_all();
     }
 }
 
@@ -1046,6 +1107,33 @@ mod tests {
         .contains("protected"));
         let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
         assert!(matches!(GitError::from(io), GitError::DiskFull));
+    }
+
+    #[test]
+    fn a_refused_or_cut_connection_is_retried() {
+        for (class, code, text) in [
+            (
+                git2::ErrorClass::Os,
+                git2::ErrorCode::GenericError,
+                "failed to connect to gitlab.example.org: Connection refused",
+            ),
+            (
+                git2::ErrorClass::Ssl,
+                git2::ErrorCode::GenericError,
+                "SSL error: received early EOF",
+            ),
+            (git2::ErrorClass::Net, git2::ErrorCode::Eof, "early EOF"),
+        ] {
+            let e = git2::Error::new(code, class, text);
+            let got = GitError::from_transport(&e);
+            assert_eq!(got.class(), ErrorClass::RetryLater, "{text}: {got:?}");
+        }
+        let cert = git2::Error::new(
+            git2::ErrorCode::Certificate,
+            git2::ErrorClass::Ssl,
+            "the SSL certificate is invalid",
+        );
+        assert!(matches!(GitError::from_transport(&cert), GitError::Tls(_)));
     }
 
     #[test]

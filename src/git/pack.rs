@@ -114,6 +114,63 @@ pub(crate) fn packed_blob(git_dir: &Path, id: Oid) -> Option<(Box<dyn Read>, u64
     None
 }
 
+/// The blob id of the `size` bytes `reader` gives, computed without
+/// storing anything; an error if it gives another number of bytes.
+pub(crate) fn blob_id_of(reader: &mut dyn Read, size: u64) -> io::Result<Oid> {
+    let mut hasher = Sha1::new();
+    hasher.update(format!("blob {size}\0").as_bytes());
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    if total != size {
+        return Err(io::Error::other("the file changed while it was read"));
+    }
+    Oid::from_bytes(&hasher.finalize()).map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// The loose blob `id` of `git_dir` as a stream of its bytes, and its size.
+pub(crate) fn loose_blob(git_dir: &Path, id: Oid) -> Option<(Box<dyn Read>, u64)> {
+    let raw: [u8; 20] = id.as_bytes().try_into().ok()?;
+    let hex = id.to_string();
+    let file = File::open(git_dir.join("objects").join(&hex[..2]).join(&hex[2..])).ok()?;
+    let mut inflated = flate2::read::ZlibDecoder::new(BufReader::new(file));
+    // "blob <size>\0", then the content.
+    let mut header = Vec::new();
+    let mut byte = [0u8; 1];
+    while header.len() < 32 {
+        inflated.read_exact(&mut byte).ok()?;
+        if byte[0] == 0 {
+            break;
+        }
+        header.push(byte[0]);
+    }
+    let size: u64 = std::str::from_utf8(header.strip_prefix(b"blob ")?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let mut hasher = Sha1::new();
+    hasher.update(format!("blob {size}\0").as_bytes());
+    Some((
+        Box::new(Checked {
+            inner: inflated.take(size),
+            hasher,
+            left: size,
+            expected: raw,
+            done: false,
+        }),
+        size,
+    ))
+}
+
 /// A stream that hashes what it passes on and fails at the end unless the
 /// bytes were the object's.
 struct Checked<R> {
@@ -190,6 +247,15 @@ mod tests {
         let mut out = Vec::new();
         r.read_to_end(&mut out).unwrap();
         assert_eq!(out, content, "the stream gives the blob's bytes");
+        let mut again = &content[..];
+        assert_eq!(blob_id_of(&mut again, content.len() as u64).unwrap(), oid);
+        // A loose copy streams too.
+        std::fs::write(dir.join("other.bin"), &content[..1000]).unwrap();
+        let small = Oid::from_str(&run(&["hash-object", "-w", "other.bin"])).unwrap();
+        let (mut r, size) = loose_blob(&dir.join(".git"), small).expect("loose");
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!((size, &out[..]), (1000, &content[..1000]));
         let missing = Oid::from_str("0123456789012345678901234567890123456789").unwrap();
         assert!(packed_blob(&dir.join(".git"), missing).is_none());
     }

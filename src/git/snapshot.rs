@@ -197,7 +197,10 @@ impl Repo {
             .include_ignored(false)
             .include_unmodified(false)
             .renames_index_to_workdir(false)
-            .exclude_submodules(true);
+            .exclude_submodules(true)
+            // Files whose status changed but not their content (a disk
+            // remounted, new inode numbers) are recorded, not re-read each time.
+            .update_index(true);
         let statuses = self.raw().statuses(Some(&mut opts))?;
         let mut out = Vec::new();
         let mut notes = Vec::new();
@@ -235,24 +238,51 @@ impl Repo {
     /// Commits what the user changed, as far as it is quiet. See the module docs.
     pub fn snapshot(&self, options: SnapshotOptions) -> Result<SnapshotOutcome, GitError> {
         let repo = self.raw();
-        let (changes, notes) = self.workdir_changes()?;
+        let (mut changes, notes) = self.workdir_changes()?;
         let mut outcome = SnapshotOutcome {
             notes,
             ..SnapshotOutcome::default()
         };
-        if changes.is_empty() {
-            return Ok(outcome);
-        }
         let mut index = repo.index()?;
         index.read(true)?;
         let items = index_items(&index);
+        let head = self.head().map(|h| repo.find_commit(h)).transpose()?;
+        let head_tree = head.as_ref().map(|c| c.tree()).transpose()?;
+        let writer = self.writer(super::writer::Durability::EachFile)?;
+        // What another git tool staged (the index ahead of the branch, the
+        // disk agreeing) is the user's change too.
+        for path in self.staged_elsewhere(&index, &items, head_tree.as_ref())? {
+            if !changes.iter().any(|(c, _)| *c == path) {
+                changes.push((path, Status::INDEX_MODIFIED));
+            }
+        }
+        // A file the user put where Ferry couldn't write GitLab's (and that
+        // isn't ignored) is theirs to send.
+        if !writer.capabilities().case_insensitive {
+            for (path, _) in items
+                .iter()
+                .filter(|(_, i)| i.skip && i.mode != MODE_GITLINK)
+            {
+                let Ok(tp) = TreePath::new(path, false) else {
+                    continue;
+                };
+                if matches!(writer.lookup(&tp), Ok(Found::Entry(st)) if st.kind() == Kind::File || st.kind() == Kind::Symlink)
+                    && !self.is_ignored(path)
+                    && !changes.iter().any(|(c, _)| c == path)
+                {
+                    changes.push((path.clone(), Status::WT_MODIFIED));
+                }
+            }
+        }
+        if changes.is_empty() {
+            return Ok(outcome);
+        }
         self.decide_filters(
             items
                 .keys()
                 .map(Vec::as_slice)
                 .chain(changes.iter().map(|(p, _)| p.as_slice())),
         );
-        let writer = self.writer(super::writer::Durability::EachFile)?;
         let now = SystemTime::now();
         let wait = |outcome: &mut SnapshotOutcome, path: &[u8], left: Duration| {
             outcome
@@ -261,18 +291,28 @@ impl Repo {
             let left = left.max(Duration::from_millis(20));
             outcome.retry_in = Some(outcome.retry_in.map_or(left, |r| r.min(left)));
         };
+        // The branch tip's version of a path: what a commit changes.
+        let in_head = |path: &[u8]| -> Option<(Oid, u32)> {
+            let e = head_tree.as_ref()?.get_path(bytes_path(path)).ok()?;
+            let mode = e.filemode() as u32;
+            (mode != 0o040000).then(|| (e.id(), if mode == 0o100664 { MODE_FILE } else { mode }))
+        };
 
         let mut staged: Vec<Staged> = Vec::new();
-        let mut deleted: Vec<(Vec<u8>, Oid)> = Vec::new();
+        // Deleted paths, their last id, and whether the branch has them.
+        let mut deleted: Vec<(Vec<u8>, Oid, bool)> = Vec::new();
         for (path, _status) in changes {
             let item = items.get(&path);
-            if item.is_some_and(|i| i.skip || i.mode == MODE_GITLINK) {
+            let user_filled_skip = item.is_some_and(|i| i.skip);
+            if item.is_some_and(|i| i.mode == MODE_GITLINK) {
                 continue;
             }
             let Ok(tp) = TreePath::new(&path, false) else {
                 tracing::warn!(path = %String::from_utf8_lossy(&path), "not committing a name git refuses");
                 continue;
             };
+            let head_entry = in_head(&path);
+            let known = item.map(|i| i.id).or(head_entry.map(|h| h.0));
             let found = match writer.lookup(&tp) {
                 Ok(found) => found,
                 Err(e) if e.is_path_problem() => {
@@ -286,24 +326,29 @@ impl Repo {
             };
             match found {
                 Found::Absent | Found::Blocked => {
-                    let Some(item) = item else { continue };
+                    if user_filled_skip {
+                        continue;
+                    }
+                    let Some(known) = known else { continue };
                     // Deleted: once its folder has been still for the quiet period.
                     match self.nearest_dir_still_for(&writer, &tp, now) {
                         Some(still) if still < options.quiet => {
                             wait(&mut outcome, &path, options.quiet - still)
                         }
-                        _ => deleted.push((path, item.id)),
+                        _ => deleted.push((path, known, head_entry.is_some())),
                     }
                 }
                 Found::Entry(st) if st.kind() == Kind::Dir || st.kind() == Kind::Other => {
                     // The file became a folder (its new files are changes of
                     // their own): the file is deleted, once that is quiet.
-                    let Some(item) = item else { continue };
+                    let Some(known) = known.filter(|_| !user_filled_skip) else {
+                        continue;
+                    };
                     let still = still_for(now, &st);
                     if still < options.quiet {
                         wait(&mut outcome, &path, options.quiet - still);
                     } else {
-                        deleted.push((path, item.id));
+                        deleted.push((path, known, head_entry.is_some()));
                     }
                 }
                 Found::Entry(st) => {
@@ -323,13 +368,14 @@ impl Repo {
                     };
                     match staged_now {
                         Some((id, mode, stat)) => {
-                            if item.is_some_and(|i| i.id == id && i.mode == mode) {
-                                // Only the file's status changed: record it, nothing to commit.
+                            if head_entry == Some((id, mode)) {
+                                // The branch already has it: record the file's
+                                // status, nothing to commit.
                                 index.add(&entry(&path, id, mode, Some(&stat), false))?;
                                 continue;
                             }
                             staged.push(Staged {
-                                kind: if item.is_some() {
+                                kind: if head_entry.is_some() {
                                     ChangeKind::Modified
                                 } else {
                                     ChangeKind::Added
@@ -352,12 +398,19 @@ impl Repo {
             .filter(|s| s.kind == ChangeKind::Added)
             .map(|s| s.id)
             .collect();
-        let real_deletions = deleted.iter().filter(|(_, id)| !added.contains(id)).count();
+        let real_deletions = deleted
+            .iter()
+            .filter(|(_, id, in_head)| *in_head && !added.contains(id))
+            .count();
         if real_deletions > 0 {
             let recent = self.recent_deletions(now);
             let tracked_before = items.len() + recent;
             if unusual_deletion(real_deletions + recent, tracked_before) {
-                let mut paths: Vec<&Vec<u8>> = deleted.iter().map(|(p, _)| p).collect();
+                let mut paths: Vec<&Vec<u8>> = deleted
+                    .iter()
+                    .filter(|(_, _, in_head)| *in_head)
+                    .map(|(p, _, _)| p)
+                    .collect();
                 paths.sort();
                 let mut hasher = sha2::Sha256::default();
                 for p in &paths {
@@ -395,15 +448,18 @@ impl Repo {
 
         // The commit: the branch tip plus exactly these changes.
         let head = self.head().map(|h| repo.find_commit(h)).transpose()?;
-        let base = match &head {
-            Some(c) => c.tree()?,
+        let base = match &head_tree {
+            Some(t) => t.clone(),
             None => repo.find_tree(repo.treebuilder(None)?.write()?)?,
         };
         // Removals first, then additions: a file that became a folder (or
         // a folder that became a file) needs its old shape gone first.
         let mut removals = git2::build::TreeUpdateBuilder::new();
-        for (path, _) in &deleted {
-            removals.remove(path.as_slice());
+        for (path, _, in_head) in &deleted {
+            // Only what the branch has can be removed from it.
+            if *in_head {
+                removals.remove(path.as_slice());
+            }
         }
         let between = repo.find_tree(removals.create_updated(repo, &base)?)?;
         let mut additions = git2::build::TreeUpdateBuilder::new();
@@ -413,10 +469,18 @@ impl Repo {
             let still_a_folder = between
                 .get_path(bytes_path(&s.path))
                 .is_ok_and(|e| e.kind() == Some(git2::ObjectType::Tree));
-            if still_a_folder {
-                tracing::warn!(path = %String::from_utf8_lossy(&s.path), "a file where GitLab keeps a folder: not sent");
+            // ... or a file in a folder whose name the branch has as a file.
+            let under_a_file = TreePath::new(&s.path, false).is_ok_and(|tp| {
+                tp.ancestors().iter().any(|dir| {
+                    between
+                        .get_path(bytes_path(dir))
+                        .is_ok_and(|e| e.kind() == Some(git2::ObjectType::Blob))
+                })
+            });
+            if still_a_folder || under_a_file {
+                tracing::warn!(path = %String::from_utf8_lossy(&s.path), "a file and a folder of the same name: not sent yet");
             }
-            !still_a_folder
+            !still_a_folder && !under_a_file
         });
         for s in &staged {
             additions.upsert(s.path.as_slice(), s.id, file_mode(s.mode));
@@ -428,7 +492,7 @@ impl Repo {
                 path: String::from_utf8_lossy(&s.path).into_owned(),
                 kind: s.kind,
             })
-            .chain(deleted.iter().map(|(p, _)| Change {
+            .chain(deleted.iter().filter(|d| d.2).map(|(p, _, _)| Change {
                 path: String::from_utf8_lossy(p).into_owned(),
                 kind: ChangeKind::Deleted,
             }))
@@ -455,7 +519,7 @@ impl Repo {
                 message,
             })
         };
-        for (path, _) in &deleted {
+        for (path, _, _) in &deleted {
             let _ = index.remove(bytes_path(path), 0);
         }
         for s in &staged {
@@ -476,6 +540,52 @@ impl Repo {
         }
         outcome.committed = committed;
         Ok(outcome)
+    }
+
+    /// Paths whose index entry differs from the branch tip and that Ferry
+    /// didn't record itself: staged by another git tool (or left by an
+    /// adopted clone). What an unfinished apply recorded — the journal's
+    /// target — is excluded.
+    fn staged_elsewhere(
+        &self,
+        index: &git2::Index,
+        items: &std::collections::BTreeMap<Vec<u8>, super::apply::IndexItem>,
+        head_tree: Option<&git2::Tree<'_>>,
+    ) -> Result<Vec<Vec<u8>>, GitError> {
+        let diff = self
+            .raw()
+            .diff_tree_to_index(head_tree, Some(index), None)?;
+        if diff.deltas().len() == 0 {
+            return Ok(Vec::new());
+        }
+        let ferrys = self.journal_target_items();
+        let mut out = Vec::new();
+        for d in diff.deltas() {
+            let Some(path) = d
+                .new_file()
+                .path_bytes()
+                .or_else(|| d.old_file().path_bytes())
+                .map(<[u8]>::to_vec)
+            else {
+                continue;
+            };
+            let item = items.get(&path);
+            if item.is_some_and(|i| i.skip || i.mode == MODE_GITLINK) {
+                continue;
+            }
+            if let Some(target) = &ferrys {
+                let ours = match (item, target.get(&path)) {
+                    (Some(i), Some(t)) => i.id == t.id && i.mode == t.mode,
+                    (None, None) => true,
+                    _ => false,
+                };
+                if ours {
+                    continue;
+                }
+            }
+            out.push(path);
+        }
+        Ok(out)
     }
 
     /// Reads the file or link at `path` into a blob, checking that it did

@@ -857,14 +857,26 @@ impl FolderWriter {
             }
             Err(e) => return Err(err(e)),
         }
-        // `tmp` now holds what was at the path.
-        let swapped = rustix::fs::statat(dir, tmp, AtFlags::SYMLINK_NOFOLLOW)
-            .map(|st| Stat::from_raw(&st))
-            .map_err(err)?;
+        // `tmp` now holds what was at the path. Whatever goes wrong from
+        // here, that entry is never lost: it is swapped back first.
+        let swap_back = |e: WriteError| -> WriteError {
+            match rustix::fs::renameat_with(dir, tmp, dir, name, RenameFlags::EXCHANGE) {
+                Ok(()) => e,
+                // Can't put it back: it stays under the temp name, which the
+                // next start keeps as a recovered file (it is unknown to git).
+                Err(_) => WriteError::Folder(io::Error::other(format!(
+                    "{e}; the previous version of {} is kept beside it",
+                    path.display()
+                ))),
+            }
+        };
+        let swapped = match rustix::fs::statat(dir, tmp, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Stat::from_raw(&st),
+            Err(e) => return Err(swap_back(err(e))),
+        };
         if swapped.kind() == Kind::Dir {
             // A folder appeared at the path meanwhile: put it back.
-            rustix::fs::renameat_with(dir, tmp, dir, name, RenameFlags::EXCHANGE).map_err(err)?;
-            return Err(WriteError::Occupied(path.display()));
+            return Err(swap_back(WriteError::Occupied(path.display())));
         }
         let old = Old {
             dir: dir.as_fd(),
@@ -872,13 +884,20 @@ impl FolderWriter {
             stat: Some(swapped),
         };
         if expect(&old) {
-            rustix::fs::unlinkat(dir, tmp, AtFlags::empty()).map_err(err)?;
+            // Ferry's own last version: it may go (left behind, it is swept).
+            let _ = rustix::fs::unlinkat(dir, tmp, AtFlags::empty());
             return Ok(None);
         }
-        self.keep_as_copy(dir, tmp, path, copy_name).map(Some)
+        match self.keep_as_copy(dir, tmp, path, copy_name) {
+            Ok(copy) => Ok(Some(copy)),
+            Err(e) => Err(swap_back(e)),
+        }
     }
 
-    /// The swap where the file system has no atomic exchange: check, then rename.
+    /// The swap where the file system has no atomic exchange: the entry
+    /// at the path is moved aside (atomically), checked there, and the new
+    /// one renamed in without replacing anything — a save that lands in
+    /// between is never overwritten.
     fn swap_in_checked(
         &self,
         dir: &OwnedFd,
@@ -889,30 +908,46 @@ impl FolderWriter {
         copy_name: CopyName<'_>,
     ) -> Result<Option<Vec<u8>>, WriteError> {
         let err = |e: Errno| classify(path.as_bytes(), e);
-        let current = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => Some(Stat::from_raw(&st)),
-            Err(Errno::NOENT) => None,
-            Err(e) => return Err(err(e)),
-        };
         let mut copy = None;
-        if let Some(st) = current {
-            if st.kind() == Kind::Dir {
-                return Err(WriteError::Occupied(path.display()));
+        for _ in 0..3 {
+            let aside = random_temp_name();
+            match rustix::fs::renameat(dir, name, dir, &aside[..]) {
+                Ok(()) => {
+                    let stat = rustix::fs::statat(dir, &aside[..], AtFlags::SYMLINK_NOFOLLOW)
+                        .map(|st| Stat::from_raw(&st))
+                        .ok();
+                    if stat.is_some_and(|st| st.kind() == Kind::Dir) {
+                        let _ = rename_noreplace(dir, &aside, name);
+                        return Err(WriteError::Occupied(path.display()));
+                    }
+                    let old = Old {
+                        dir: dir.as_fd(),
+                        name: &aside,
+                        stat,
+                    };
+                    if expect(&old) {
+                        let _ = rustix::fs::unlinkat(dir, &aside[..], AtFlags::empty());
+                    } else {
+                        match self.keep_as_copy(dir, &aside, path, copy_name) {
+                            Ok(c) => copy = Some(c),
+                            Err(e) => {
+                                let _ = rename_noreplace(dir, &aside, name);
+                                return Err(e);
+                            }
+                        }
+                    }
+                }
+                Err(Errno::NOENT) => {}
+                Err(e) => return Err(err(e)),
             }
-            let old = Old {
-                dir: dir.as_fd(),
-                name,
-                stat: Some(st),
-            };
-            if !expect(&old) {
-                // Move the unexpected entry aside first: nothing is overwritten.
-                let aside = random_temp_name();
-                rustix::fs::renameat(dir, name, dir, &aside[..]).map_err(err)?;
-                copy = Some(self.keep_as_copy(dir, &aside, path, copy_name)?);
+            match rename_noreplace(dir, tmp, name) {
+                Ok(()) => return Ok(copy),
+                // Saved again in between: look at that one too.
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(err(e)),
             }
         }
-        rustix::fs::renameat(dir, tmp, dir, name).map_err(err)?;
-        Ok(copy)
+        Err(WriteError::Occupied(path.display()))
     }
 
     /// Renames the entry `tmp` in `dir` to the first free conflict-copy
@@ -1078,7 +1113,14 @@ impl FolderWriter {
 
     /// Removes Ferry's temp files (`.ferry-tmp-*`) that a killed process
     /// left in the folders `dirs` (paths inside the folder; empty: the root).
-    pub fn remove_stale_temps<'d>(&self, dirs: impl IntoIterator<Item = &'d [u8]>) {
+    /// One whose content `known` doesn't recognise (a user's save caught
+    /// mid-swap) is kept, renamed to a visible name from `recovered_name`.
+    pub fn remove_stale_temps<'d>(
+        &self,
+        dirs: impl IntoIterator<Item = &'d [u8]>,
+        known: &dyn Fn(&Old<'_>) -> bool,
+        recovered_name: CopyName<'_>,
+    ) {
         for rel in dirs {
             let Ok(Some(fd)) = self.dir(rel, false) else {
                 continue;
@@ -1097,11 +1139,33 @@ impl FolderWriter {
                 }
             }
             for name in stale {
-                let is_dir = rustix::fs::statat(&*fd, &name[..], AtFlags::SYMLINK_NOFOLLOW)
-                    .map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
-                    .unwrap_or(true);
-                if !is_dir {
+                let Ok(st) = rustix::fs::statat(&*fd, &name[..], AtFlags::SYMLINK_NOFOLLOW) else {
+                    continue;
+                };
+                let st = Stat::from_raw(&st);
+                if st.kind() == Kind::Dir {
+                    continue;
+                }
+                let old = Old {
+                    dir: fd.as_fd(),
+                    name: &name,
+                    stat: Some(st),
+                };
+                if known(&old) {
                     let _ = rustix::fs::unlinkat(&*fd, &name[..], AtFlags::empty());
+                } else {
+                    let recovered = TreePath(if rel.is_empty() {
+                        b"recovered".to_vec()
+                    } else {
+                        [rel, b"/recovered"].concat()
+                    });
+                    match self.keep_as_copy(&fd, &name, &recovered, recovered_name) {
+                        Ok(p) => tracing::warn!(
+                            path = %String::from_utf8_lossy(&p),
+                            "kept a file an interrupted update had set aside"
+                        ),
+                        Err(e) => tracing::warn!("couldn't keep a set-aside file: {e}"),
+                    }
                 }
             }
         }
@@ -1110,7 +1174,11 @@ impl FolderWriter {
     /// Removes Ferry's temp files anywhere in the folder (never under
     /// `.git`, never through a link): after a crash whose journal can't say
     /// where the apply was writing.
-    pub fn remove_stale_temps_everywhere(&self) {
+    pub fn remove_stale_temps_everywhere(
+        &self,
+        known: &dyn Fn(&Old<'_>) -> bool,
+        recovered_name: CopyName<'_>,
+    ) {
         let mut dirs: Vec<Vec<u8>> = vec![Vec::new()];
         let mut all = Vec::new();
         while let Some(rel) = dirs.pop() {
@@ -1141,7 +1209,7 @@ impl FolderWriter {
             }
             all.push(rel);
         }
-        self.remove_stale_temps(all.iter().map(Vec::as_slice));
+        self.remove_stale_temps(all.iter().map(Vec::as_slice), known, recovered_name);
     }
 
     /// Makes what was written durable: each changed directory is synced
@@ -1501,9 +1569,36 @@ mod tests {
         std::fs::write(tmp.path().join("victim"), b"keep").unwrap();
         std::os::unix::fs::symlink("../../victim", root.join(format!("d/{TEMP_PREFIX}link")))
             .unwrap();
+        std::fs::write(root.join(format!("d/{TEMP_PREFIX}save")), b"a user's save").unwrap();
         let w = writer(&root);
-        w.remove_stale_temps([&b"d"[..]]);
-        assert_eq!(std::fs::read_dir(root.join("d")).unwrap().count(), 0);
+        let known = |old: &Old<'_>| {
+            old.stat.is_some_and(|s| s.kind() == Kind::Symlink)
+                || old
+                    .open()
+                    .ok()
+                    .and_then(|mut f| {
+                        let mut v = Vec::new();
+                        f.read_to_end(&mut v).ok().map(|_| v)
+                    })
+                    .is_some_and(|v| v == b"half")
+        };
+        w.remove_stale_temps([&b"d"[..]], &known, &|n| {
+            format!("recovered {n}").into_bytes()
+        });
+        let left: Vec<String> = std::fs::read_dir(root.join("d"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            left,
+            vec!["recovered 1".to_string()],
+            "only the unknown save is kept"
+        );
+        assert_eq!(
+            std::fs::read(root.join("d/recovered 1")).unwrap(),
+            b"a user's save"
+        );
         assert_eq!(std::fs::read(tmp.path().join("victim")).unwrap(), b"keep");
     }
 }

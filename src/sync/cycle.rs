@@ -174,6 +174,7 @@ pub fn run(
     let repo = Repo::open(dir, branch)?;
     // One cycle at a time on this folder, whichever process runs it.
     let _lock = repo.lock_folder()?;
+    let _turn = crate::git::CycleTurn::take(dir);
     // 1. Recover.
     let mut report = CycleReport {
         recovered: at("recovering", repo.recover())?,
