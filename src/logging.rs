@@ -85,3 +85,20 @@ pub struct LogSetupError {
     #[source]
     source: Box<dyn std::error::Error + Send + Sync>,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn sec11_the_log_folder_is_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("logs");
+        let guard = super::init_with_file(&dir).unwrap();
+        // The crash hook is for the app; tests keep the standard one.
+        let _ = std::panic::take_hook();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "logs name folders and files: owner only");
+        drop(guard);
+    }
+}

@@ -1366,6 +1366,48 @@ fn ds16_a_lock_from_the_future_is_removed_or_explained() {
     }
 }
 
+// ---------------------------------------------------------------- DS-17
+
+/// DS-17: a large file from a colleague is applied with bounded memory:
+/// it streams out of the pack into the folder (the whole file is never in
+/// the process's own memory; libgit2 maps the pack file, which the system
+/// can drop).
+#[test]
+fn ds17_a_large_file_is_applied_in_bounded_memory() {
+    let w = World::new(&["a", "b"]);
+    let big = noise(96 << 20, 17);
+    write(w.dir(0), "video.bin", &big);
+    settle_time();
+    synced(&w, 0);
+    let mut child = w
+        .command(&w.clients[1], &["sync", "--once"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut peak_kib = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        let anon = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("RssAnon:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        peak_kib = peak_kib.max(anon);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        std::fs::read(w.dir(1).join("video.bin")).ok().as_deref() == Some(&big[..]),
+        "the whole file arrived"
+    );
+    assert!(
+        peak_kib < 48 * 1024,
+        "the process's own memory stays small for a 96 MiB file: {peak_kib} KiB at most"
+    );
+    w.check_invariants(&[]);
+}
+
 // ---------------------------------------------------------------- DS-20
 
 /// DS-20: a private (0600) file stays private when a colleague's edit arrives.

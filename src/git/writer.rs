@@ -741,6 +741,22 @@ impl FolderWriter {
         }
     }
 
+    /// Creates and removes a temp file at the folder's top: whether anything
+    /// can be written here at all (read-only mounts, ACLs, quotas).
+    pub fn probe(&self) -> Result<(), WriteError> {
+        let name = random_temp_name();
+        let fd = rustix::fs::openat(
+            &*self.root,
+            &name[..],
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| classify(b".", e))?;
+        drop(fd);
+        rustix::fs::unlinkat(&*self.root, &name[..], AtFlags::empty())
+            .map_err(|e| classify(b".", e))
+    }
+
     /// Notes that the directory of `path` changed (for [`FolderWriter::sync`]).
     fn touch(&self, path: &TreePath) {
         if self.durability == Durability::EachFile {

@@ -259,15 +259,21 @@ fn canonical(p: &Path) -> PathBuf {
     fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// Creates and removes a probe file: the only reliable test of "can write here"
-/// (permission bits say nothing about read-only mounts, ACLs or quotas).
+/// Creates and removes a probe file through the folder writer: the only
+/// reliable test of "can write here" (permission bits say nothing about
+/// read-only mounts, ACLs or quotas).
 fn probe_writable(dir: &Path) -> io::Result<()> {
-    let probe = dir.join(format!(".ferry-write-check-{}", std::process::id()));
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)?;
-    fs::remove_file(&probe)
+    crate::git::writer::FolderWriter::open(
+        dir,
+        crate::git::writer::Capabilities::default(),
+        crate::git::writer::Durability::AtEnd,
+    )
+    .and_then(|w| w.probe())
+    .map_err(|e| match e {
+        crate::git::writer::WriteError::Folder(e) => e,
+        crate::git::writer::WriteError::NotHoldable { source, .. } => source,
+        other => io::Error::other(other.to_string()),
+    })
 }
 
 fn describe(e: &io::Error) -> String {

@@ -663,4 +663,31 @@ fn a_colleagues_mass_deletion_waits_for_a_click_and_unwritable_names_are_listed(
         session.find_all("[data-testid=deletion-card]").is_empty(),
         "the question is gone once answered"
     );
+
+    // SEC-12: a link in the folder (a collaborator can push one pointing
+    // anywhere) is never handed to the system to open.
+    std::os::unix::fs::symlink("/usr/bin/env", dir.join("tool.md")).unwrap();
+    let id = session
+        .attribute(&session.find("li.card[data-folder]"), "data-folder")
+        .unwrap();
+    let v = session.invoke(
+        "open_file",
+        serde_json::json!({"id": id, "path": "tool.md"}),
+    );
+    assert!(v.get("err").is_some(), "opening a link is refused: {v}");
+    let v = session.invoke(
+        "open_file",
+        serde_json::json!({"id": id, "path": "README.md"}),
+    );
+    assert!(v.get("err").is_none(), "an ordinary file opens: {v}");
+    let opened = wait_for("README.md to open", Duration::from_secs(10), || {
+        let o = desktop.opened();
+        o.iter().any(|p| p.ends_with("/README.md")).then_some(o)
+    });
+    assert!(
+        !opened
+            .iter()
+            .any(|p| p.contains("tool.md") || p.contains("/usr/bin")),
+        "the link was never opened: {opened:?}"
+    );
 }
