@@ -11,12 +11,14 @@
 //! - [`secrets`]: where tokens live, and [`secrets::Sensitive`], the wrapper
 //!   that keeps them out of logs and serialized data.
 //! - [`git`]: every git operation (clone, snapshot, fetch, in-memory
-//!   integration with conflict copies, atomic apply, push, recovery).
+//!   integration with conflict copies, apply, push, recovery), and
+//!   [`git::writer`], the one folder writer: the only code that writes in
+//!   a synced folder, contained by construction.
 //! - [`gitlab`]: finding a GitLab server, its REST API, OAuth sign-in,
 //!   connection diagnostics, and adding accounts.
-//! - [`sync`]: folders and their status. Today: the status type, the status
-//!   stream every front end subscribes to, and the checks a directory must
-//!   pass before it can become a synced folder.
+//! - [`sync`]: folders and their status: one serve loop per folder, the
+//!   cycle, setting a folder up, the status stream every front end
+//!   subscribes to, and the checks a directory must pass to become one.
 //! - [`watch`]: file-system watching, debounced into "something changed".
 //! - [`logging`]: `tracing` set-up, with a rotating log file for the desktop.
 //! - [`paths`]: where Ferry keeps its own state on this computer.
@@ -29,8 +31,9 @@
 //!
 //! # Limitations
 //!
-//! The git layer and the sync workers arrive in later steps; until then a
-//! configured folder reports `paused`.
+//! Linux and other Unix systems: the folder writer uses `openat`/`renameat2`
+//! (Windows needs its own swap, `ReplaceFileW`). Git LFS content arrives as
+//! pointer files.
 
 pub mod config;
 pub mod git;
