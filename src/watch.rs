@@ -14,9 +14,6 @@ use std::time::Duration;
 
 use notify_debouncer_full::notify::{self, EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, Debouncer, NoCache};
-use tokio::sync::mpsc::UnboundedSender;
-
-use crate::sync::worker::Msg;
 
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
@@ -41,8 +38,8 @@ pub fn relevant(root: &Path, path: &Path) -> bool {
         && !name.contains(".ferry-write-check-")
 }
 
-/// Starts watching `root`; sends [`Msg::Changed`] after `quiet_ms` of quiet.
-pub fn start(root: &Path, quiet_ms: u64, tx: UnboundedSender<Msg>) -> Watcher {
+/// Starts watching `root`; calls `changed` after `quiet_ms` of quiet.
+pub fn start(root: &Path, quiet_ms: u64, changed: impl Fn() + Send + 'static) -> Watcher {
     let root_owned = root.to_path_buf();
     let quiet = Duration::from_millis(quiet_ms.clamp(100, 10_000));
     let handler = move |result: DebounceEventResult| match result {
@@ -52,7 +49,7 @@ pub fn start(root: &Path, quiet_ms: u64, tx: UnboundedSender<Msg>) -> Watcher {
                     && e.paths.iter().any(|p| relevant(&root_owned, p))
             });
             if wake {
-                let _ = tx.send(Msg::Changed);
+                changed();
             }
         }
         Err(errors) => {
@@ -60,7 +57,7 @@ pub fn start(root: &Path, quiet_ms: u64, tx: UnboundedSender<Msg>) -> Watcher {
                 tracing::warn!("watching {}: {e}", root_owned.display());
             }
             // Rescan: the cycle looks at every file anyway.
-            let _ = tx.send(Msg::Changed);
+            changed();
         }
     };
     // Look for quiet files often, so a save is sent soon after its quiet

@@ -35,7 +35,7 @@ pub fn set_preferences(
         .update(move |c| c.preferences = p)
         .map_err(|e| UiError::new("settings", e.to_string()))?;
     apply_start_at_login(&app, saved.start_at_login);
-    shell.restart_syncing();
+    shell.apply_preferences();
     Ok(saved)
 }
 

@@ -131,13 +131,13 @@ impl Shell {
         }
     }
 
-    /// Restarts every folder's loop, picking up changed preferences.
-    pub fn restart_syncing(&self) {
+    /// Hands changed preferences to every folder's loop: applied between
+    /// cycles, never by killing a loop mid-cycle.
+    pub fn apply_preferences(&self) {
         let Ok(config) = self.settings() else {
             return;
         };
-        self.inner.engine.shutdown();
-        self.start_loops(config);
+        self.inner.engine.reconfigure(&config);
     }
 
     /// An account was added or removed: git must trust its CA file.

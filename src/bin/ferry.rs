@@ -19,7 +19,7 @@ use ferry::gitlab::diagnose::{self, CheckInput, Outcome};
 use ferry::gitlab::oauth::{App, SignInOptions};
 use ferry::paths::StateDirs;
 use ferry::secrets::{Sensitive, PLAIN_FILE_WARNING};
-use ferry::sync::cycle::{self, CycleOptions};
+use ferry::sync::cycle;
 use ferry::sync::folder_choice::{check_folder, ChoiceContext, FolderCheck};
 use ferry::sync::setup::{self, ExistingFiles};
 use ferry::sync::worker;
@@ -806,7 +806,7 @@ fn run_sync(
                 _ = terminate() => break,
             }
         }
-        engine.shutdown();
+        engine.shutdown().await;
         let _ = std::fs::remove_file(&status_path);
         Ok(ExitCode::SUCCESS)
     })
@@ -836,27 +836,16 @@ async fn sync_once(
             all_synced = false;
             continue;
         };
-        let cred = match accounts.credential(instance).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("{}: {e}", folder.path.display());
-                all_synced = false;
-                continue;
-            }
+        let settings = worker::FolderSettings {
+            folder: folder.clone(),
+            instance: instance.clone(),
+            preferences: config.preferences.clone(),
+            idle_poll: Duration::from_secs(config.preferences.poll_interval_secs),
         };
-        let auth = setup::git_auth(instance, &cred);
-        let branch = folder.branch.clone().unwrap_or_else(|| "main".into());
-        let options = CycleOptions {
-            quiet: Duration::from_millis(config.preferences.quiet_period_ms),
-            style: config.preferences.commit_messages,
-            ..CycleOptions::default()
-        };
-        let dir = folder.path.clone();
         let mut result;
         let mut tries = 0;
         loop {
-            let (d, b, a, o) = (dir.clone(), branch.clone(), auth.clone(), options.clone());
-            result = tokio::task::spawn_blocking(move || cycle::run(&d, &b, &a, &o)).await?;
+            result = worker::run_cycle(&settings, &accounts).await;
             // Files still being written: wait for them (a while), then sync again.
             match &result {
                 Ok(r) if !r.waiting.is_empty() && tries < 60 => {
@@ -867,31 +856,7 @@ async fn sync_once(
                 _ => break,
             }
         }
-        let (state, message) = match &result {
-            Ok(r) if r.needs_attention() => (SyncState::Error, worker::attention_message(r)),
-            Ok(r) if !r.waiting.is_empty() => (
-                SyncState::Syncing,
-                format!("waiting for {} to finish saving", r.waiting.join(", ")),
-            ),
-            Ok(r) if r.conflict_copies.is_empty() => (
-                SyncState::Synced,
-                format!(
-                    "{} sent, {} received, {} pending",
-                    r.committed.iter().map(|s| s.changes.len()).sum::<usize>(),
-                    r.incoming.len(),
-                    r.pending
-                ),
-            ),
-            Ok(r) => (
-                SyncState::Conflict,
-                format!("both versions kept: {}", r.conflict_copies.join(", ")),
-            ),
-            Err(e) if e.pauses() => (SyncState::Paused, e.to_string()),
-            Err(e) if e.class() == ferry::ErrorClass::RetryLater => {
-                (SyncState::Offline, e.to_string())
-            }
-            Err(e) => (SyncState::Error, e.to_string()),
-        };
+        let (state, message) = cycle::describe(&result);
         all_synced &= state == SyncState::Synced;
         if json {
             println!(

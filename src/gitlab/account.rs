@@ -86,6 +86,18 @@ pub enum AccountError {
 }
 
 impl AccountError {
+    /// Retry later, ask the user, or give up: what a folder loop does next.
+    pub fn class(&self) -> crate::ErrorClass {
+        use crate::ErrorClass;
+        match self {
+            Self::GitLab(e) => e.class(),
+            // A keyring is often still locked just after login.
+            Self::Secrets(SecretError::Locked) => ErrorClass::RetryLater,
+            Self::Config(_) => ErrorClass::Fatal,
+            _ => ErrorClass::NeedsUser,
+        }
+    }
+
     /// A stable code for the UI.
     pub fn code(&self) -> &'static str {
         match self {

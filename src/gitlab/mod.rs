@@ -200,8 +200,10 @@ impl Error {
             | Self::Unreachable { .. }
             | Self::Timeout { .. }
             | Self::RateLimited { .. }
-            | Self::Server { .. } => ErrorClass::RetryLater,
-            Self::Unexpected { .. } => ErrorClass::Fatal,
+            | Self::Server { .. }
+            // An answer that isn't GitLab's (a proxy's error page during
+            // maintenance, say) passes too.
+            | Self::Unexpected { .. } => ErrorClass::RetryLater,
             _ => ErrorClass::NeedsUser,
         }
     }

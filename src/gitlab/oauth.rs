@@ -230,6 +230,25 @@ async fn exchange(server: &Server, app: &App, params: &[(&str, &str)]) -> Result
         .await
         .map_err(|e| server.network(e))?;
     let status = response.status();
+    // A busy or failing server (its answer may be any page): try again later.
+    if status.as_u16() == 429 {
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        return Err(Error::RateLimited {
+            host: server.host().to_string(),
+            retry_after,
+        });
+    }
+    if status.is_server_error() {
+        return Err(Error::Server {
+            host: server.host().to_string(),
+            status: status.as_u16(),
+        });
+    }
     let body: serde_json::Value = response.json().await.map_err(|e| server.network(e))?;
     if !status.is_success() {
         let error = body["error"].as_str().unwrap_or("unknown error");

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::Local;
 use serde::Serialize;
 
+use super::SyncState;
 use crate::config::CommitMessageStyle;
 use crate::git::{
     Applied, Auth, Change, GitError, Note, Pushed, RemoteTip, Repo, Snapshot, SnapshotOptions,
@@ -109,6 +110,15 @@ pub enum CycleError {
         "Others kept changing the project while Ferry was sending; it will try again shortly."
     )]
     Busy,
+    /// The account's sign-in couldn't be had (refused, expired, GitLab
+    /// unreachable while refreshing it).
+    #[error("{message}")]
+    SignIn {
+        /// What happened, for a content editor.
+        message: String,
+        /// Retry later or ask the user.
+        class: ErrorClass,
+    },
     /// A git operation failed.
     #[error(transparent)]
     Git(#[from] GitError),
@@ -123,6 +133,7 @@ impl CycleError {
             | Self::NotSetUp(_)
             | Self::MassDelete { .. }
             | Self::IncomingMassDelete { .. } => ErrorClass::NeedsUser,
+            Self::SignIn { class, .. } => *class,
             Self::Git(e) => e.class(),
         }
     }
@@ -137,6 +148,64 @@ impl CycleError {
                 | Self::IncomingMassDelete { .. }
                 | Self::Git(GitError::AlreadySyncing(_))
         )
+    }
+}
+
+/// The folder's state and the sentence for a cycle's outcome: the one
+/// wording the tray, the window, `ferry status` and `ferry sync` all show.
+pub fn describe(result: &Result<CycleReport, CycleError>) -> (SyncState, String) {
+    match result {
+        Ok(r) if r.needs_attention() => (SyncState::Error, attention_message(r)),
+        Ok(r) if !r.waiting.is_empty() => (
+            SyncState::Syncing,
+            format!(
+                "Waiting for {} to finish saving…",
+                r.waiting.first().map(String::as_str).unwrap_or("a file")
+            ),
+        ),
+        Ok(r) if !r.conflict_copies.is_empty() => (
+            SyncState::Conflict,
+            format!(
+                "Someone else changed the same file: both versions were kept ({})",
+                r.conflict_copies.join(", ")
+            ),
+        ),
+        Ok(r) => (SyncState::Synced, synced_message(r)),
+        Err(e) if e.pauses() => (SyncState::Paused, e.to_string()),
+        Err(e) if e.class() == ErrorClass::RetryLater => (SyncState::Offline, e.to_string()),
+        Err(e) => (SyncState::Error, e.to_string()),
+    }
+}
+
+/// The message for files from GitLab the folder couldn't take.
+fn attention_message(r: &CycleReport) -> String {
+    let skipped: Vec<&Note> = r
+        .notes
+        .iter()
+        .filter(|n| n.kind.needs_attention())
+        .collect();
+    match skipped.as_slice() {
+        [one] => one.message.clone(),
+        many => format!(
+            "{} files weren't synced ({}); everything else is in sync. See the folder's notes for why.",
+            many.len(),
+            many.iter()
+                .take(3)
+                .map(|n| n.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn synced_message(r: &CycleReport) -> String {
+    let sent: usize = r.committed.iter().map(|s| s.changes.len()).sum();
+    let changes = |n: usize| if n == 1 { "change" } else { "changes" };
+    match (sent, r.incoming.len()) {
+        (0, 0) => "Up to date".into(),
+        (s, 0) => format!("Sent {s} {}", changes(s)),
+        (0, i) => format!("Received {i} {}", changes(i)),
+        (s, i) => format!("Sent {s}, received {i} {}", changes(i)),
     }
 }
 

@@ -6,13 +6,16 @@
 //! them. The status stream keeps only the newest overview: a slow reader
 //! skips states in between but always sees the latest one.
 //!
-//! Each folder has its own serve loop ([`worker`]); [`Engine::start`] starts
-//! the loops of the folders it does not run yet and [`Engine::reload`]
-//! stops those of removed folders, so adding a folder is "save the
-//! settings, reload, start".
+//! Each folder has its own serve loop ([`worker`], deciding through the
+//! state machine in [`machine`]); [`Engine::start`] starts the loops of the
+//! folders it does not run yet, [`Engine::reload`] stops those of removed
+//! folders, and [`Engine::reconfigure`] hands new settings to running
+//! loops (no restart). [`Engine::shutdown`] waits for every loop, and a
+//! cycle one of them was running, to end.
 
 pub mod cycle;
 pub mod folder_choice;
+pub mod machine;
 pub mod setup;
 pub mod status;
 pub mod worker;
@@ -56,32 +59,51 @@ impl Engine {
             if workers.contains_key(&folder.id) {
                 continue;
             }
-            let Some(instance) = config.instances.iter().find(|i| i.id == folder.instance) else {
-                self.set_folder(
-                    &folder.id,
-                    SyncState::Error,
-                    "Its GitLab account was removed. Add the account again.".into(),
-                );
+            let Some(settings) = self.settings_of(config, &folder.id) else {
                 continue;
-            };
-            let settings = FolderSettings {
-                folder: folder.clone(),
-                instance: instance.clone(),
-                preferences: config.preferences.clone(),
-                idle_poll: std::time::Duration::from_secs(
-                    config.preferences.poll_interval_secs.max(5),
-                ),
             };
             let handle = worker::spawn(settings, accounts.clone(), self.clone());
             workers.insert(folder.id.clone(), handle);
         }
     }
 
-    /// Stops every folder's loop.
-    pub fn shutdown(&self) {
+    /// A folder's loop settings from `config`; `None` (and the folder shows
+    /// why) when its account is gone.
+    fn settings_of(&self, config: &Config, id: &str) -> Option<FolderSettings> {
+        let folder = config.folders.iter().find(|f| f.id == id)?;
+        let Some(instance) = config.instances.iter().find(|i| i.id == folder.instance) else {
+            self.set_folder(
+                id,
+                SyncState::Error,
+                "Its GitLab account was removed. Add the account again.".into(),
+            );
+            return None;
+        };
+        Some(FolderSettings {
+            folder: folder.clone(),
+            instance: instance.clone(),
+            preferences: config.preferences.clone(),
+            idle_poll: std::time::Duration::from_secs(config.preferences.poll_interval_secs.max(5)),
+        })
+    }
+
+    /// Hands new settings (preferences, an account's details) to the
+    /// running loops: they apply them without a restart, between cycles.
+    pub fn reconfigure(&self, config: &Config) {
+        let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, handle) in workers.iter() {
+            if let Some(settings) = self.settings_of(config, id) {
+                handle.send(Msg::Reconfigure(Box::new(settings)));
+            }
+        }
+    }
+
+    /// Stops every folder's loop and waits for them (and any cycle they
+    /// were running) to end.
+    pub async fn shutdown(&self) {
         let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
-        for handle in workers.values() {
-            handle.send(Msg::Shutdown);
+        for handle in workers.into_values() {
+            handle.stop().await;
         }
     }
 
@@ -92,7 +114,7 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner())
             .values()
         {
-            handle.send(msg);
+            handle.send(msg.clone());
         }
     }
 
@@ -231,17 +253,26 @@ impl Engine {
     }
 
     /// Picks up folders added or removed in `config`, keeping the state of
-    /// folders that stay.
+    /// folders that stay. A removed folder's loop is stopped (it finishes a
+    /// running cycle first; a loop for the same folder started meanwhile
+    /// waits its turn for each cycle).
     pub fn reload(&self, config: &Config) {
         {
             let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
-            workers.retain(|id, handle| {
-                let keep = config.folders.iter().any(|f| &f.id == id);
-                if !keep {
-                    handle.send(Msg::Shutdown);
+            let gone: Vec<String> = workers
+                .keys()
+                .filter(|id| !config.folders.iter().any(|f| &f.id == *id))
+                .cloned()
+                .collect();
+            for id in gone {
+                if let Some(handle) = workers.remove(&id) {
+                    if tokio::runtime::Handle::try_current().is_ok() {
+                        tokio::spawn(handle.stop());
+                    } else {
+                        handle.send(Msg::Shutdown);
+                    }
                 }
-                keep
-            });
+            }
         }
         self.overview.send_modify(|o| {
             let old = std::mem::take(&mut o.folders);
