@@ -18,8 +18,8 @@
 //! Fields added by a newer Ferry *within the same format version* are
 //! dropped when an older Ferry saves; such additions must be optional.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -96,6 +96,16 @@ impl Default for Preferences {
             commit_messages: CommitMessageStyle::Descriptive,
             sign_ins_in_plain_file: false,
         }
+    }
+}
+
+impl Preferences {
+    /// These preferences within the ranges Ferry supports: a check every
+    /// 15 s to an hour, a quiet period of 0.2 to 10 s.
+    pub fn normalized(mut self) -> Preferences {
+        self.poll_interval_secs = self.poll_interval_secs.clamp(15, 3600);
+        self.quiet_period_ms = self.quiet_period_ms.clamp(200, 10_000);
+        self
     }
 }
 
@@ -467,73 +477,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Writes `bytes` to `path` so that a crash leaves the old file or the new
-/// one: temp file in the same directory, fsync, rename, fsync the directory.
-/// The file is readable by its owner only.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut opts = OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut file = opts.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
-}
-
-/// An exclusive advisory lock on a file, released on drop.
-pub(crate) struct FileLock {
-    #[allow(dead_code)] // held for its lock, released when closed
-    file: File,
-}
-
-impl FileLock {
-    /// Waits for and takes the lock on `path` (created if missing).
-    pub(crate) fn acquire(path: &Path) -> io::Result<Self> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            // SAFETY: flock on a file descriptor we own; it is released when the file closes.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(Self { file })
-    }
-}
+pub use crate::files::write_atomically;
+pub(crate) use crate::files::FileLock;
 
 #[cfg(test)]
 mod tests {

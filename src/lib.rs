@@ -6,6 +6,9 @@
 //!
 //! # Map
 //!
+//! - [`app`]: the Ferry running on this computer — the application both
+//!   front ends share; its methods are the use cases.
+//! - [`files`]: Ferry's own files, written atomically and locked.
 //! - [`config`]: the settings file (instances, folders, preferences), saved
 //!   atomically and never overwritten when it cannot be read.
 //! - [`secrets`]: where tokens live, and [`secrets::Sensitive`], the wrapper
@@ -35,7 +38,9 @@
 //! (Windows needs its own swap, `ReplaceFileW`). Git LFS content arrives as
 //! pointer files.
 
+pub mod app;
 pub mod config;
+pub mod files;
 pub mod git;
 pub mod gitlab;
 pub mod logging;

@@ -26,6 +26,12 @@ pub struct UiError {
     pub message: String,
 }
 
+impl From<ferry::app::AppError> for UiError {
+    fn from(e: ferry::app::AppError) -> Self {
+        UiError::new(e.code(), e.to_string())
+    }
+}
+
 impl UiError {
     /// An error with `code` and `message`.
     pub fn new(code: &str, message: impl Into<String>) -> Self {

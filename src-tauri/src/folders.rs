@@ -6,7 +6,6 @@ use std::path::Path;
 
 use ferry::config::AuthKind;
 use ferry::gitlab::diagnose::{self, CheckInput, Report};
-use ferry::sync::worker::Msg;
 use serde::Serialize;
 use tauri::State;
 
@@ -26,33 +25,27 @@ fn folder(shell: &Shell, id: &str) -> Result<ferry::config::Folder, UiError> {
 
 /// Runs one folder's sync cycle now.
 #[tauri::command]
-pub fn folder_sync_now(shell: State<'_, Shell>, id: String) {
-    shell.engine().send(&id, Msg::SyncNow);
+pub fn folder_sync_now(shell: State<'_, Shell>, id: String) -> Result<(), UiError> {
+    shell.app().folder_sync_now(&id).map_err(UiError::from)
 }
 
 /// Pauses (`paused = true`) or resumes one folder; remembered across restarts.
 #[tauri::command]
 pub fn folder_set_paused(shell: State<'_, Shell>, id: String, paused: bool) -> Result<(), UiError> {
     shell
-        .store()
-        .update(|c| {
-            if let Some(f) = c.folders.iter_mut().find(|f| f.id == id) {
-                f.paused = paused;
-            }
-        })
-        .map_err(|e| UiError::new("settings", e.to_string()))?;
-    shell
-        .engine()
-        .send(&id, if paused { Msg::Pause } else { Msg::Resume });
-    Ok(())
+        .app()
+        .folder_set_paused(&id, paused)
+        .map_err(UiError::from)
 }
 
 /// Confirms the large deletion a folder paused on (exactly that set of files).
 #[tauri::command]
 pub fn folder_allow_deletion(shell: State<'_, Shell>, id: String) -> Result<(), UiError> {
-    folder(&shell, &id)?;
-    shell.engine().send(&id, Msg::ConfirmDeletion);
-    Ok(())
+    shell
+        .app()
+        .folder_allow_deletion(&id)
+        .map(|_| ())
+        .map_err(UiError::from)
 }
 
 /// Opens the folder in the file manager.

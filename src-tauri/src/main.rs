@@ -134,14 +134,20 @@ fn main() {
             std::process::exit(1);
         });
 
-    app.run(|_app, event| {
-        if let RunEvent::ExitRequested {
+    app.run(|app, event| match event {
+        RunEvent::ExitRequested {
             api, code: None, ..
-        } = event
-        {
+        } => {
             // The last window closed: stay in the tray. Quit passes an exit code.
             api.prevent_exit();
         }
+        RunEvent::Exit => {
+            // Quit: let running cycles end and leave the last known status.
+            let shell = app.state::<Shell>().inner().clone();
+            tauri::async_runtime::block_on(async move { shell.app().stop().await });
+            tracing::info!("Ferry stopped");
+        }
+        _ => {}
     });
 }
 

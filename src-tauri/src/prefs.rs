@@ -26,16 +26,11 @@ pub fn set_preferences(
     shell: State<'_, Shell>,
     preferences: Preferences,
 ) -> Result<Preferences, UiError> {
-    let mut p = preferences;
-    p.poll_interval_secs = p.poll_interval_secs.clamp(15, 3600);
-    p.quiet_period_ms = p.quiet_period_ms.clamp(200, 10_000);
-    let saved = p.clone();
-    shell
-        .store()
-        .update(move |c| c.preferences = p)
-        .map_err(|e| UiError::new("settings", e.to_string()))?;
+    let saved = shell
+        .app()
+        .set_preferences(preferences)
+        .map_err(UiError::from)?;
     apply_start_at_login(&app, saved.start_at_login);
-    shell.apply_preferences();
     Ok(saved)
 }
 

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use ferry::app::App;
 use ferry::config::{Config, ConfigError, ConfigStore};
 use ferry::gitlab::account::Accounts;
 use ferry::paths::StateDirs;
@@ -14,21 +15,17 @@ use tokio::sync::broadcast;
 
 use crate::events::UiEvent;
 
-/// Everything the commands, the tray and the window events share.
+/// Everything the commands, the tray and the window events share: the
+/// application (the same [`ferry::app::App`] the CLI uses) and the window's
+/// own plumbing.
 #[derive(Clone)]
 pub struct Shell {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    dirs: StateDirs,
-    store: ConfigStore,
-    engine: Engine,
-    accounts: Mutex<Arc<Accounts>>,
+    app: App,
     sign_in: Mutex<Option<tokio::task::AbortHandle>>,
-    /// Bumped on every pause or resume, so a timed pause's wake-up can
-    /// tell whether the user changed something since.
-    pause_generation: std::sync::atomic::AtomicU64,
     ui_events: broadcast::Sender<UiEvent>,
 }
 
@@ -51,75 +48,46 @@ impl From<&ConfigError> for SettingsProblem {
 }
 
 impl Shell {
-    /// Loads the settings (a problem is reported later, to the UI) and
-    /// starts the engine over them.
+    /// Opens the application (a settings problem is reported later, to the UI).
     pub fn open(dirs: StateDirs) -> Self {
-        let store = ConfigStore::new(&dirs.config);
-        let config = store.load().unwrap_or_else(|e| {
-            tracing::error!("{e}");
-            Config::default()
-        });
         let (ui_events, _) = broadcast::channel(64);
-        let accounts = Arc::new(Accounts::new(
-            &dirs.config,
-            ferry::secrets::store_for(&config, &dirs.config),
-        ));
         Self {
             inner: Arc::new(Inner {
-                engine: Engine::new(&config),
-                dirs,
-                store,
-                accounts: Mutex::new(accounts),
+                app: App::open(dirs),
                 sign_in: Mutex::new(None),
-                pause_generation: std::sync::atomic::AtomicU64::new(0),
                 ui_events,
             }),
         }
     }
 
+    /// The application.
+    pub fn app(&self) -> &App {
+        &self.inner.app
+    }
+
     /// Pauses all syncing, until [`Shell::resume`] or for `duration`.
     pub fn pause_for(&self, duration: Option<std::time::Duration>) {
-        use std::sync::atomic::Ordering;
-        let generation = self.inner.pause_generation.fetch_add(1, Ordering::SeqCst) + 1;
-        self.inner.engine.pause();
-        if let Some(d) = duration {
-            tracing::info!(minutes = d.as_secs() / 60, "syncing paused for a while");
-            let shell = self.clone();
-            tauri::async_runtime::spawn(async move {
-                tokio::time::sleep(d).await;
-                if shell.inner.pause_generation.load(Ordering::SeqCst) == generation {
-                    tracing::info!("the timed pause is over");
-                    shell.resume();
-                }
-            });
-        }
+        self.inner.app.pause_for(duration);
     }
 
     /// Resumes syncing after a pause.
     pub fn resume(&self) {
-        self.inner
-            .pause_generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.engine.resume();
+        self.inner.app.resume();
     }
 
     /// The accounts and their sign-ins.
     pub fn accounts(&self) -> Arc<Accounts> {
-        self.inner
-            .accounts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.app.accounts()
     }
 
     /// The settings store.
     pub fn store(&self) -> &ConfigStore {
-        &self.inner.store
+        self.inner.app.store()
     }
 
     /// Where settings and logs live.
     pub fn dirs(&self) -> &StateDirs {
-        &self.inner.dirs
+        self.inner.app.dirs()
     }
 
     /// Remembers the browser sign-in in progress; `None` cancels it.
@@ -131,91 +99,41 @@ impl Shell {
         }
     }
 
-    /// Hands changed preferences to every folder's loop: applied between
-    /// cycles, never by killing a loop mid-cycle.
-    pub fn apply_preferences(&self) {
-        let Ok(config) = self.settings() else {
-            return;
-        };
-        self.inner.engine.reconfigure(&config);
-    }
-
     /// An account was added or removed: git must trust its CA file.
     pub fn accounts_changed(&self) {
-        self.trust_ca_files();
+        self.inner.app.trust_ca_files();
     }
 
     /// A folder was added or removed: stop or start its loop.
     pub fn folders_changed(&self) {
-        let Ok(config) = self.settings() else {
-            return;
-        };
-        self.inner.engine.reload(&config);
-        self.start_loops(config);
-    }
-
-    fn trust_ca_files(&self) {
-        let Ok(config) = self.settings() else {
-            return;
-        };
-        let ca_files: Vec<std::path::PathBuf> = config
-            .instances
-            .iter()
-            .filter_map(|i| i.ca_file.clone())
-            .collect();
-        if let Err(e) = ferry::git::trust_ca_files(&ca_files, &self.inner.dirs.config) {
-            tracing::warn!("could not set up the accounts' CA certificates for git: {e}");
-        }
-    }
-
-    /// Starts the loops of `config`'s folders not running yet, on the app's runtime.
-    fn start_loops(&self, config: Config) {
-        let engine = self.inner.engine.clone();
-        let accounts = self.accounts();
-        tauri::async_runtime::spawn(async move {
-            engine.start(&config, accounts);
-        });
+        self.inner.app.folders_changed();
     }
 
     /// Starts syncing every configured folder (one loop each) on the app's runtime.
     pub fn start_syncing(&self) {
-        let Ok(config) = self.settings() else {
-            return;
-        };
-        self.trust_ca_files();
-        self.start_loops(config);
+        let app = self.inner.app.clone();
+        tauri::async_runtime::spawn(async move { app.start() });
     }
 
     /// The sync engine.
     pub fn engine(&self) -> &Engine {
-        &self.inner.engine
+        self.inner.app.engine()
     }
 
     /// The settings as they are on disk now.
     pub fn settings(&self) -> Result<Config, ConfigError> {
-        self.inner.store.load()
+        self.inner.app.settings()
     }
 
     /// Keeps a copy of the settings file and starts with fresh settings.
     pub fn reset_settings(&self) -> Result<Config, ConfigError> {
-        self.inner.store.reset()?;
-        let config = Config::default();
-        *self
-            .inner
-            .accounts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Arc::new(Accounts::new(
-            &self.inner.dirs.config,
-            ferry::secrets::store_for(&config, &self.inner.dirs.config),
-        ));
-        self.inner.engine.reload(&config);
-        Ok(config)
+        self.inner.app.reset_settings()
     }
 
     /// What folder checks need to know about this user.
     pub fn choice_context(&self) -> ChoiceContext {
         let config = self.settings().unwrap_or_default();
-        ChoiceContext::for_user(&config, &self.inner.dirs.config)
+        ChoiceContext::for_user(&config, &self.dirs().config)
     }
 
     /// A receiver of UI events (drags over the window).

@@ -76,6 +76,14 @@ pub enum SetupError {
         /// Its remote URL.
         other: String,
     },
+    /// The folder didn't exist and couldn't be made.
+    #[error("Ferry couldn't create the folder {} ({why}).", dir.display())]
+    CreateFolder {
+        /// The folder.
+        dir: PathBuf,
+        /// What failed.
+        why: String,
+    },
     /// Moving the existing files failed; nothing was cloned.
     #[error("Ferry couldn't move the existing files of {} to a backup folder ({why}); nothing was changed.", dir.display())]
     Backup {
@@ -107,6 +115,7 @@ impl SetupError {
             Self::OtherRepository { .. } => "other_repository",
             Self::NotAdoptable { .. } => "not_adoptable",
             Self::Backup { .. } => "backup",
+            Self::CreateFolder { .. } => "create_folder",
             Self::Config(_) => "settings",
         }
     }
@@ -192,6 +201,14 @@ pub async fn add_folder(
 ) -> Result<Added, SetupError> {
     let config = store.load()?;
     let ctx = ChoiceContext::for_user(&config, state_dir);
+    // A folder that doesn't exist yet is made, as `git clone` does, when
+    // the folder it goes in exists.
+    if !dir.exists() && dir.parent().is_some_and(|p| p.is_dir()) {
+        std::fs::create_dir(dir).map_err(|e| SetupError::CreateFolder {
+            dir: dir.to_path_buf(),
+            why: e.to_string(),
+        })?;
+    }
     let choice = check_folder(dir, &ctx)?;
     let server = accounts.server(instance)?;
     let cred = accounts.credential(instance).await?;

@@ -691,3 +691,51 @@ fn a_colleagues_mass_deletion_waits_for_a_click_and_unwritable_names_are_listed(
         "the link was never opened: {opened:?}"
     );
 }
+
+/// Scenario 32: the desktop app and `ferry sync` on the same folder — one
+/// owns it, the other says so; `ferry status` shows the app's live state.
+#[test]
+fn the_cli_sees_the_apps_live_status_and_never_syncs_its_folder_too() {
+    let (desktop, kit) = desktop_and_kit(Options::default());
+    let driver = Driver::start(&desktop);
+    let session = driver.session();
+    connect_with_token(&session, &kit, None);
+    let dir = set_up_folder(&desktop, &session, PROJECT, "Website");
+    session.click(&session.find_with_text("button", "Go to your folders"));
+    wait_for("the folder to be synced", Duration::from_secs(20), || {
+        (card_state(&session) == "synced").then_some(())
+    });
+    let cli = |args: &[&str]| {
+        let mut c = std::process::Command::new(ferry_e2e::target_dir().join("debug/ferry"));
+        c.args(args);
+        for (k, v) in desktop.env() {
+            c.env(k, v);
+        }
+        c.output().expect("run ferry")
+    };
+    // The live state, from the app.
+    let status = wait_for(
+        "ferry status to show the app's state",
+        Duration::from_secs(10),
+        || {
+            let out = cli(&["status", "--json"]);
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+            (v["running"].is_u64() && v["folders"][0]["state"] == "synced").then_some(v)
+        },
+    );
+    assert_eq!(
+        status["folders"][0]["path"],
+        dir.display().to_string(),
+        "{status}"
+    );
+    // A second process doesn't sync the folder the app owns.
+    let out = cli(&["sync", "--once", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already syncing") && m.contains("process")),
+        "the CLI says which process owns it: {v}"
+    );
+    assert_eq!(v["state"], "paused", "{v}");
+}

@@ -1,0 +1,392 @@
+//! The Ferry running on this computer: the application both front ends
+//! share (after GitButler's `but-api`). It owns the state directories, the
+//! settings store, the accounts, the sync engine and what this process
+//! publishes about it; its methods are the use cases. The CLI parses
+//! arguments, calls one method and prints; the desktop shell adds windows,
+//! the tray, dialogs and notifications around the same calls — so every
+//! desktop action has a CLI twin and one wording.
+//!
+//! Whichever process runs the engine (the desktop app or `ferry sync`)
+//! publishes the live status in `status.json` beside the settings, and
+//! holds `running.lock` while it does: `ferry status` shows that live state,
+//! or, when nothing runs, each folder's last known state and says so.
+
+pub mod published;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use crate::config::{Config, ConfigError, ConfigStore, Folder, Preferences};
+use crate::gitlab::account::Accounts;
+use crate::paths::StateDirs;
+use crate::sync::cycle;
+use crate::sync::worker::{self, CycleResult, FolderSettings, Msg};
+use crate::sync::{Engine, Overview};
+
+/// Why a use case could not be carried out, for a content editor.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The settings file failed.
+    #[error(transparent)]
+    Settings(#[from] ConfigError),
+    /// No synced folder matches.
+    #[error("No synced folder is called {0}. See: ferry folder list")]
+    UnknownFolder(String),
+    /// Git failed.
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
+}
+
+impl AppError {
+    /// A stable code for front ends.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Settings(_) => "settings",
+            Self::UnknownFolder(_) => "unknown_folder",
+            Self::Git(e) => e.code(),
+        }
+    }
+}
+
+/// The application (a cloneable handle).
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dirs: StateDirs,
+    store: ConfigStore,
+    engine: Engine,
+    accounts: RwLock<Arc<Accounts>>,
+    /// Bumped on every pause or resume, so a timed pause's end can tell
+    /// whether the user changed something since.
+    pause_generation: AtomicU64,
+    /// The runtime the engine runs on (set by [`App::start`]).
+    runtime: Mutex<Option<tokio::runtime::Handle>>,
+    /// What this process publishes while it runs the engine.
+    publisher: Mutex<Option<published::Publisher>>,
+}
+
+/// The longest timed pause (a day); "until resumed" has no end.
+const MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
+
+impl App {
+    /// The application for `dirs`. A settings file that can't be read is
+    /// reported by [`App::settings`]; meanwhile Ferry runs with none.
+    pub fn open(dirs: StateDirs) -> App {
+        let store = ConfigStore::new(&dirs.config);
+        let config = store.load().unwrap_or_else(|e| {
+            tracing::error!("{e}");
+            Config::default()
+        });
+        let accounts = Arc::new(Accounts::new(
+            &dirs.config,
+            crate::secrets::store_for(&config, &dirs.config),
+        ));
+        App {
+            inner: Arc::new(Inner {
+                engine: Engine::new(&config),
+                dirs,
+                store,
+                accounts: RwLock::new(accounts),
+                pause_generation: AtomicU64::new(0),
+                runtime: Mutex::new(None),
+                publisher: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Where settings and logs live.
+    pub fn dirs(&self) -> &StateDirs {
+        &self.inner.dirs
+    }
+
+    /// The settings store.
+    pub fn store(&self) -> &ConfigStore {
+        &self.inner.store
+    }
+
+    /// The settings as they are on disk now.
+    pub fn settings(&self) -> Result<Config, ConfigError> {
+        self.inner.store.load()
+    }
+
+    /// The sync engine (its status stream and overview).
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The accounts and their sign-ins.
+    pub fn accounts(&self) -> Arc<Accounts> {
+        self.inner
+            .accounts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every folder's status now.
+    pub fn overview(&self) -> Overview {
+        self.inner.engine.overview()
+    }
+
+    /// Starts syncing every folder (one loop each) on the current Tokio
+    /// runtime, and publishes the live status for other processes.
+    pub fn start(&self) {
+        *self.inner.runtime.lock().unwrap_or_else(|e| e.into_inner()) =
+            tokio::runtime::Handle::try_current().ok();
+        self.trust_ca_files();
+        let Ok(config) = self.settings() else {
+            return;
+        };
+        self.inner.engine.start(&config, self.accounts());
+        let mut publisher = self
+            .inner
+            .publisher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if publisher.is_none() {
+            match published::Publisher::start(&self.inner.dirs.config, &self.inner.engine) {
+                Ok(p) => *publisher = Some(p),
+                Err(e) => tracing::warn!("the live status can't be published: {e}"),
+            }
+        }
+    }
+
+    /// Stops syncing: waits for every loop (and a cycle it was running),
+    /// then leaves the last known status for `ferry status`.
+    pub async fn stop(&self) {
+        self.inner.engine.shutdown().await;
+        let publisher = self
+            .inner
+            .publisher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(p) = publisher {
+            p.stop().await;
+        }
+    }
+
+    /// Lets git trust the private CAs of the configured accounts.
+    pub fn trust_ca_files(&self) {
+        let Ok(config) = self.settings() else {
+            return;
+        };
+        let ca_files: Vec<std::path::PathBuf> = config
+            .instances
+            .iter()
+            .filter_map(|i| i.ca_file.clone())
+            .collect();
+        if let Err(e) = crate::git::trust_ca_files(&ca_files, &self.inner.dirs.config) {
+            tracing::warn!("could not set up the accounts' CA certificates for git: {e}");
+        }
+    }
+
+    /// Pauses all syncing, until [`App::resume`] or for `duration` (at most a day).
+    pub fn pause_for(&self, duration: Option<Duration>) {
+        let generation = self.inner.pause_generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.inner.engine.pause();
+        let Some(d) = duration.map(|d| d.min(MAX_PAUSE)) else {
+            return;
+        };
+        tracing::info!(minutes = d.as_secs() / 60, "syncing paused for a while");
+        let runtime = self
+            .inner
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(runtime) = runtime.or_else(|| tokio::runtime::Handle::try_current().ok()) else {
+            return;
+        };
+        let app = self.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep(d).await;
+            if app.inner.pause_generation.load(Ordering::SeqCst) == generation {
+                tracing::info!("the timed pause is over");
+                app.resume();
+            }
+        });
+    }
+
+    /// Resumes syncing after a pause.
+    pub fn resume(&self) {
+        self.inner.pause_generation.fetch_add(1, Ordering::SeqCst);
+        self.inner.engine.resume();
+    }
+
+    /// Asks every folder to sync now.
+    pub fn sync_now(&self) {
+        self.inner.engine.sync_now();
+    }
+
+    /// The folder `target` (its id or its path).
+    pub fn folder(&self, target: &str) -> Result<Folder, AppError> {
+        let config = self.settings()?;
+        let wanted = std::fs::canonicalize(target).unwrap_or_else(|_| target.into());
+        config
+            .folders
+            .into_iter()
+            .find(|f| f.id == target || f.path == wanted)
+            .ok_or_else(|| AppError::UnknownFolder(target.to_string()))
+    }
+
+    /// Asks one folder to sync now.
+    pub fn folder_sync_now(&self, id: &str) -> Result<(), AppError> {
+        let folder = self.folder(id)?;
+        self.inner.engine.send(&folder.id, Msg::SyncNow);
+        Ok(())
+    }
+
+    /// Pauses or resumes one folder (remembered in the settings).
+    pub fn folder_set_paused(&self, id: &str, paused: bool) -> Result<(), AppError> {
+        let folder = self.folder(id)?;
+        self.inner.store.update(|c| {
+            if let Some(f) = c.folders.iter_mut().find(|f| f.id == folder.id) {
+                f.paused = paused;
+            }
+        })?;
+        self.inner
+            .engine
+            .send(&folder.id, if paused { Msg::Pause } else { Msg::Resume });
+        Ok(())
+    }
+
+    /// Confirms the large deletion a folder paused on (exactly that set).
+    /// Where a loop runs the folder (here), it approves and syncs; otherwise
+    /// the approval waits for the next sync. False when nothing was pending.
+    pub fn folder_allow_deletion(&self, id: &str) -> Result<bool, AppError> {
+        let folder = self.folder(id)?;
+        if self.inner.engine.send(&folder.id, Msg::ConfirmDeletion) {
+            return Ok(true);
+        }
+        let branch = folder.branch.clone().unwrap_or_else(|| "main".into());
+        Ok(cycle::allow_pending_deletion(&folder.path, &branch)?)
+    }
+
+    /// Saves new preferences (checked first) and hands them to the running
+    /// loops, which apply them between cycles.
+    pub fn set_preferences(&self, preferences: Preferences) -> Result<Preferences, AppError> {
+        let saved = preferences.normalized();
+        let stored = saved.clone();
+        self.inner.store.update(move |c| c.preferences = stored)?;
+        self.apply_settings();
+        Ok(saved)
+    }
+
+    /// Hands the settings on disk to the running loops (new preferences, an
+    /// account's new details): applied between cycles, never by killing a
+    /// loop mid-cycle.
+    pub fn apply_settings(&self) {
+        if let Ok(config) = self.settings() {
+            self.inner.engine.reconfigure(&config);
+        }
+    }
+
+    /// A folder was added or removed: start or stop its loop.
+    pub fn folders_changed(&self) {
+        let Ok(config) = self.settings() else {
+            return;
+        };
+        self.inner.engine.reload(&config);
+        let runtime = self
+            .inner
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(runtime) = runtime {
+            let (engine, accounts) = (self.inner.engine.clone(), self.accounts());
+            runtime.spawn(async move { engine.start(&config, accounts) });
+        }
+    }
+
+    /// Replaces the accounts (a fresh settings file changes where sign-ins live).
+    pub fn reload_accounts(&self, config: &Config) {
+        *self
+            .inner
+            .accounts
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(Accounts::new(
+            &self.inner.dirs.config,
+            crate::secrets::store_for(config, &self.inner.dirs.config),
+        ));
+    }
+
+    /// Keeps a copy of the settings file and starts with fresh settings.
+    pub fn reset_settings(&self) -> Result<Config, ConfigError> {
+        self.inner.store.reset()?;
+        let config = Config::default();
+        self.reload_accounts(&config);
+        self.inner.engine.reload(&config);
+        Ok(config)
+    }
+
+    /// One full cycle of every folder not paused, each waiting (a while)
+    /// for files still being written; `on_result` sees each outcome as it
+    /// comes. True when every folder ended synced.
+    pub async fn sync_once(&self, mut on_result: impl FnMut(&Folder, &CycleResult)) -> bool {
+        let Ok(config) = self.settings() else {
+            return false;
+        };
+        self.trust_ca_files();
+        let accounts = self.accounts();
+        let mut all_synced = true;
+        for folder in config.folders.iter().filter(|f| !f.paused) {
+            let Some(instance) = config.instances.iter().find(|i| i.id == folder.instance) else {
+                let result: CycleResult = Err(cycle::CycleError::SignIn {
+                    message: "Its GitLab account was removed. Add the account again.".into(),
+                    class: crate::ErrorClass::NeedsUser,
+                });
+                on_result(folder, &result);
+                all_synced = false;
+                continue;
+            };
+            let settings = FolderSettings {
+                folder: folder.clone(),
+                instance: instance.clone(),
+                preferences: config.preferences.clone(),
+                idle_poll: Duration::from_secs(config.preferences.poll_interval_secs),
+            };
+            let mut result;
+            let mut tries = 0;
+            loop {
+                result = worker::run_cycle(&settings, &accounts).await;
+                // Files still being written: wait for them (a while), then again.
+                match &result {
+                    Ok(r) if !r.waiting.is_empty() && tries < 60 => {
+                        tries += 1;
+                        let wait = r.retry_in_ms.unwrap_or(200).min(2_000);
+                        tokio::time::sleep(Duration::from_millis(wait + 50)).await;
+                    }
+                    _ => break,
+                }
+            }
+            all_synced &= cycle::describe(&result).0 == crate::sync::SyncState::Synced;
+            on_result(folder, &result);
+        }
+        all_synced
+    }
+
+    /// What `ferry status` shows: the live status of whichever process
+    /// syncs (this one, the desktop app, `ferry sync`), or the last known.
+    pub fn status(&self) -> published::Status {
+        if self
+            .inner
+            .publisher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return published::Status {
+                overview: self.overview(),
+                running: Some(std::process::id()),
+            };
+        }
+        let config = self.settings().unwrap_or_default();
+        published::read(&self.inner.dirs.config, &config)
+    }
+}

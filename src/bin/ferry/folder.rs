@@ -1,0 +1,118 @@
+//! `ferry folder …`: adding, checking and removing synced folders.
+
+use super::instance::{account_failure, accounts_for};
+use super::*;
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_folder_add(
+    instance: &str,
+    project: &str,
+    dir: &std::path::Path,
+    branch: Option<&str>,
+    existing: Option<ExistingFiles>,
+    json: bool,
+    dirs: &StateDirs,
+    store: &ConfigStore,
+) -> anyhow::Result<ExitCode> {
+    let accounts = accounts_for(dirs, store)?;
+    let account = match accounts.find(instance) {
+        Ok(a) => a,
+        Err(e) => return Ok(account_failure(e, json)),
+    };
+    trust_accounts_ca(dirs, store)?;
+    let rt = runtime()?;
+    let quiet = json;
+    let last = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+    let result = rt.block_on(setup::add_folder(
+        &accounts,
+        store,
+        &dirs.config,
+        &account,
+        project,
+        dir,
+        branch,
+        existing,
+        move |p| {
+            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+            if !quiet && last.elapsed() > Duration::from_millis(250) {
+                *last = std::time::Instant::now();
+                if p.total_files > 0 {
+                    eprintln!("Writing files: {}/{}", p.checked_out, p.total_files);
+                } else {
+                    eprintln!(
+                        "Downloading: {}/{} objects, {:.1} MiB",
+                        p.received_objects,
+                        p.total_objects,
+                        p.received_bytes as f64 / 1048576.0
+                    );
+                }
+            }
+        },
+    ));
+    match result {
+        Ok(added) => {
+            if json {
+                println!("{}", serde_json::to_string(&added)?);
+            } else {
+                println!(
+                    "Syncing {} with {} ({}).",
+                    added.folder.path.display(),
+                    added.folder.project,
+                    added.web_url
+                );
+                match &added.set_up {
+                    setup::SetUp::BackedUp { backup } => println!(
+                        "The files that were in the folder were moved to {}. Nothing was deleted.",
+                        backup.display()
+                    ),
+                    setup::SetUp::Uploading { files } => {
+                        println!("The {files} items already in the folder will be uploaded by the first sync.")
+                    }
+                    setup::SetUp::Adopted => println!(
+                        "The folder already was a copy of this project: Ferry uses it as it is."
+                    ),
+                    setup::SetUp::Cloned => {}
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if json {
+                println!("{}", json!({"error": {"message": e.to_string()}}));
+            }
+            eprintln!("{e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Lets git trust the private CAs of the configured accounts.
+fn trust_accounts_ca(dirs: &StateDirs, store: &ConfigStore) -> anyhow::Result<()> {
+    let config = store.load()?;
+    let files: Vec<PathBuf> = config
+        .instances
+        .iter()
+        .filter_map(|i| i.ca_file.clone())
+        .collect();
+    ferry::git::trust_ca_files(&files, &dirs.config)?;
+    Ok(())
+}
+
+/// `ferry folder allow-deletion DIR`: confirms the large deletion a folder
+/// paused on (exactly that set of files).
+pub(crate) fn allow_deletion(app: &Ferry, target: &str) -> anyhow::Result<ExitCode> {
+    Ok(match app.folder_allow_deletion(target) {
+        Ok(true) => {
+            println!("Approved: the next sync of {target} goes ahead with the deletion.");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            eprintln!("{target} isn't waiting for a deletion to be approved.");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    })
+}
