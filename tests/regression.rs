@@ -148,6 +148,94 @@ fn reset_requests(url: &str) {
         .unwrap();
 }
 
+// ---------------------------------------------------------------- #12
+
+/// Issue #12: an OAuth refresh that meets a server error (5xx) or a rate
+/// limit (429) is retried with backoff — the folder doesn't stop and wait
+/// for the user, and the save arrives.
+#[test]
+fn r12_an_oauth_refresh_meeting_5xx_or_429_is_retried() {
+    use ferry_testkit::{Options, Testkit};
+    // Short-lived tokens: every cycle refreshes (Ferry refreshes 5 min ahead).
+    let kit = Testkit::start(Options {
+        auto_approve: true,
+        token_lifetime: Some(60),
+        ..Options::default()
+    })
+    .unwrap();
+    let s = common::Session::start(true);
+    let o = &kit.info().oauth;
+    let add = s.ferry_with(
+        &[
+            "instance",
+            "add",
+            kit.url(),
+            "--oauth",
+            "--client-id",
+            &o.client_id,
+            "--client-secret-stdin",
+            "--name",
+            "work",
+            "--timeout",
+            "30",
+        ],
+        &format!("{}\n", o.client_secret),
+        &[("BROWSER", "curl -s -L -o /dev/null")],
+    );
+    assert!(add.status.success(), "{}", text(&add));
+    let dir = s.home().join("Website");
+    let folder = s.ferry(
+        &[
+            "folder",
+            "add",
+            "work",
+            "editor/website",
+            dir.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(folder.status.success(), "{}", text(&folder));
+    let faults = |body: Value| {
+        reqwest::blocking::Client::new()
+            .post(format!("{}/-/testkit/faults", kit.url()))
+            .json(&body)
+            .send()
+            .unwrap();
+    };
+    let bare = kit.repo_dir("editor/website");
+    let on_server = |name: &str| {
+        Command::new("git")
+            .args(["cat-file", "-e", &format!("main:{name}")])
+            .current_dir(&bare)
+            .status()
+            .unwrap()
+            .success()
+    };
+    let mut daemon = s
+        .command(env!("CARGO_BIN_EXE_ferry"))
+        .arg("--config-dir")
+        .arg(s.config())
+        .args(["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for (status, file) in [(503, "after-503.md"), (429, "after-429.md")] {
+        faults(
+            json!({"fail_next": 3, "fail_status": status, "retry_after_secs": 1, "path_filter": "/oauth/token"}),
+        );
+        std::fs::write(dir.join(file), format!("sent through {status}s\n")).unwrap();
+        let arrived = wait_until(Duration::from_secs(90), || on_server(file));
+        assert!(
+            arrived,
+            "a save arrives after refreshes meeting {status}: {}",
+            text(&s.ferry(&["status", "--json"], ""))
+        );
+    }
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}
+
 // ---------------------------------------------------------------- DS-1
 
 /// DS-1: `b` turns the file `press` into a folder and pushes while `a`
