@@ -2,7 +2,7 @@
 //! again", a protected branch, a folder that vanished — never for routine
 //! syncs. Each is sent once, when a folder enters that state.
 
-use ferry::sync::{Overview, SyncState};
+use ferry::sync::{Overview, Reason, SyncState};
 use tauri::AppHandle;
 use tauri_plugin_notification::NotificationExt;
 
@@ -30,7 +30,9 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
             continue;
         };
         let old = Some(old);
-        let was = |s: SyncState| old.is_some_and(|o| o.state == s && o.message == f.message);
+        let was = |s: SyncState| {
+            old.is_some_and(|o| o.state == s && o.message == f.message && o.reason == f.reason)
+        };
         let alert = match f.state {
             // A new conflict copy, not a reworded message about an old one.
             SyncState::Conflict
@@ -42,7 +44,9 @@ pub fn alerts(before: &Overview, after: &Overview) -> Vec<Alert> {
             SyncState::Error if !was(SyncState::Error) => Some(format!("{} needs you", f.name)),
             // Paused by Ferry itself (a vanished folder, a mass deletion), not by the user.
             SyncState::Paused
-                if !after.paused && f.message != "Paused" && !was(SyncState::Paused) =>
+                if !after.paused
+                    && f.reason != Some(Reason::UserPaused)
+                    && !was(SyncState::Paused) =>
             {
                 Some(format!("Syncing {} is paused", f.name))
             }
@@ -113,6 +117,7 @@ mod tests {
                 path: "/home/e/Website".into(),
                 state,
                 message: message.into(),
+                reason: None,
                 last_synced: None,
                 pending: 0,
                 recent: vec![],
@@ -197,12 +202,17 @@ mod tests {
     #[test]
     fn a_vanished_folder_is_told_but_a_user_pause_is_not() {
         let ok = overview(SyncState::Synced, "Up to date");
-        let user = overview(SyncState::Paused, "Paused");
+        let mut user = overview(SyncState::Paused, "Paused");
+        user.folders[0].reason = Some(Reason::UserPaused);
+        assert!(alerts(&ok, &user).is_empty());
+        // The words don't decide: a user pause worded otherwise stays quiet.
+        user.folders[0].message = "Paused until 14:00".into();
         assert!(alerts(&ok, &user).is_empty());
         let mut all = overview(SyncState::Paused, "Paused");
         all.paused = true;
         assert!(alerts(&ok, &all).is_empty());
-        let vanished = overview(SyncState::Paused, "The folder /home/e/Website is missing.");
+        let mut vanished = overview(SyncState::Paused, "The folder /home/e/Website is missing.");
+        vanished.folders[0].reason = Some(Reason::FolderMissing);
         assert_eq!(alerts(&ok, &vanished)[0].title, "Syncing Website is paused");
     }
 }

@@ -255,6 +255,7 @@ mod tests {
             path: format!("/home/e/{name}"),
             state,
             message: String::new(),
+            reason: None,
             last_synced: None,
             pending: 0,
             recent: vec![],

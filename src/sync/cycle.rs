@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::Local;
 use serde::Serialize;
 
-use super::SyncState;
+use super::{Reason, SyncState};
 use crate::config::CommitMessageStyle;
 use crate::git::{
     Applied, Auth, Change, GitError, Note, Pushed, RemoteTip, Repo, Snapshot, SnapshotOptions,
@@ -174,6 +174,24 @@ pub fn describe(result: &Result<CycleReport, CycleError>) -> (SyncState, String)
         Err(e) if e.pauses() => (SyncState::Paused, e.to_string()),
         Err(e) if e.class() == ErrorClass::RetryLater => (SyncState::Offline, e.to_string()),
         Err(e) => (SyncState::Error, e.to_string()),
+    }
+}
+
+/// Why a cycle's outcome puts the folder in its state.
+pub fn reason(result: &Result<CycleReport, CycleError>) -> Option<Reason> {
+    match result {
+        Ok(r) if r.needs_attention() => Some(Reason::FilesNotSynced),
+        Ok(r) if !r.waiting.is_empty() => Some(Reason::WaitingForFiles),
+        Ok(r) if !r.conflict_copies.is_empty() => Some(Reason::Conflict),
+        Ok(_) => None,
+        Err(CycleError::FolderMissing(_)) => Some(Reason::FolderMissing),
+        Err(CycleError::NotSetUp(_)) => Some(Reason::NotSetUp),
+        Err(CycleError::MassDelete { .. }) => Some(Reason::MassDelete),
+        Err(CycleError::IncomingMassDelete { .. }) => Some(Reason::IncomingMassDelete),
+        Err(CycleError::SignIn { .. } | CycleError::Git(GitError::Auth)) => Some(Reason::SignIn),
+        Err(CycleError::Git(GitError::AlreadySyncing(_))) => Some(Reason::OtherProcess),
+        Err(e) if e.class() == ErrorClass::RetryLater => Some(Reason::Offline),
+        Err(_) => Some(Reason::Problem),
     }
 }
 

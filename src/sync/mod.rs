@@ -28,7 +28,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::gitlab::account::Accounts;
-pub use status::{Activity, FolderStatus, Overview, SyncState};
+pub use status::{Activity, FolderStatus, Overview, Reason, SyncState};
 use worker::{FolderHandle, FolderSettings, Msg};
 
 /// The handle front ends use to follow and steer syncing.
@@ -76,6 +76,7 @@ impl Engine {
                 id,
                 SyncState::Error,
                 "Its GitLab account was removed. Add the account again.".into(),
+                Some(Reason::SignIn),
             );
             return None;
         };
@@ -139,13 +140,14 @@ impl Engine {
             });
     }
 
-    /// Sets one folder's state and message.
-    pub fn set_folder(&self, id: &str, state: SyncState, message: String) {
+    /// Sets one folder's state, message and the reason for them.
+    pub fn set_folder(&self, id: &str, state: SyncState, message: String, reason: Option<Reason>) {
         self.overview
             .send_if_modified(|o| match o.folders.iter_mut().find(|f| f.id == id) {
-                Some(f) if f.state != state || f.message != message => {
+                Some(f) if f.state != state || f.message != message || f.reason != reason => {
                     f.state = state;
                     f.message = message;
+                    f.reason = reason;
                     true
                 }
                 _ => false,
@@ -159,6 +161,7 @@ impl Engine {
         id: &str,
         state: SyncState,
         message: String,
+        reason: Option<Reason>,
         report: &cycle::CycleReport,
         project_url: &str,
     ) {
@@ -170,6 +173,7 @@ impl Engine {
             if let Some(f) = o.folders.iter_mut().find(|f| f.id == id) {
                 f.state = state;
                 f.message = message;
+                f.reason = reason;
                 f.last_synced = Some(chrono::Utc::now());
                 f.pending = report.pending as u32;
                 f.notes = report.notes.clone();
@@ -210,6 +214,7 @@ impl Engine {
                     && !report.needs_attention()
                 {
                     f.state = SyncState::Conflict;
+                    f.reason = Some(Reason::Conflict);
                     f.message = format!(
                         "Two versions were kept of a file changed in two places: {}",
                         f.conflicts.join(", ")
@@ -298,6 +303,7 @@ fn folder_statuses(config: &Config) -> Vec<FolderStatus> {
                 SyncState::Syncing
             },
             message: if f.paused { "Paused" } else { "Starting…" }.into(),
+            reason: f.paused.then_some(Reason::UserPaused),
             last_synced: None,
             pending: 0,
             recent: Vec::new(),

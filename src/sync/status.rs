@@ -60,6 +60,37 @@ impl SyncState {
     }
 }
 
+/// Why a folder is in its state, for front ends to branch on (never on
+/// the message's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The user paused it.
+    UserPaused,
+    /// Files are still being written.
+    WaitingForFiles,
+    /// Both versions of a file were kept.
+    Conflict,
+    /// Some files aren't synced (see the notes).
+    FilesNotSynced,
+    /// The folder is gone (moved, deleted, its disk unplugged).
+    FolderMissing,
+    /// The folder's `.git` is gone.
+    NotSetUp,
+    /// Many files were deleted here: waiting for a confirmation.
+    MassDelete,
+    /// A change on GitLab deletes many files: waiting for a confirmation.
+    IncomingMassDelete,
+    /// Another Ferry process syncs it.
+    OtherProcess,
+    /// The sign-in failed or GitLab refused it.
+    SignIn,
+    /// GitLab can't be reached (or is busy); retrying.
+    Offline,
+    /// Anything else that needs the user.
+    Problem,
+}
+
 /// The status of one synced folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FolderStatus {
@@ -73,6 +104,9 @@ pub struct FolderStatus {
     pub state: SyncState,
     /// One sentence for a content editor: what is happening or what to do.
     pub message: String,
+    /// Why it is in this state (none: nothing to explain).
+    #[serde(default)]
+    pub reason: Option<Reason>,
     /// When it was last fully in sync.
     pub last_synced: Option<DateTime<Utc>>,
     /// Local commits not yet on GitLab.
@@ -177,6 +211,7 @@ mod tests {
             path: format!("/home/e/{name}"),
             state,
             message: message.into(),
+            reason: None,
             last_synced: None,
             pending: 0,
             recent: Vec::new(),

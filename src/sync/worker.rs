@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use super::cycle::{self, CycleError, CycleOptions, CycleReport};
 use super::machine::{Action, Ended, Event, Machine, Timing};
 use super::setup::git_auth;
-use super::{Engine, SyncState};
+use super::{Engine, Reason, SyncState};
 use crate::config::{Folder, Instance, Preferences};
 use crate::gitlab::account::Accounts;
 
@@ -186,7 +186,12 @@ async fn serve(
         std::pin::Pin<Box<dyn std::future::Future<Output = CycleResult> + Send>>,
     > = None;
     if settings.folder.paused {
-        engine.set_folder(&id, SyncState::Paused, "Paused".into());
+        engine.set_folder(
+            &id,
+            SyncState::Paused,
+            "Paused".into(),
+            Some(Reason::UserPaused),
+        );
     }
     loop {
         let wake = machine.wake_at();
@@ -222,7 +227,12 @@ async fn serve(
         for action in actions {
             match action {
                 Action::Stop => return,
-                Action::ShowPaused => engine.set_folder(&id, SyncState::Paused, "Paused".into()),
+                Action::ShowPaused => engine.set_folder(
+                    &id,
+                    SyncState::Paused,
+                    "Paused".into(),
+                    Some(Reason::UserPaused),
+                ),
                 Action::Rewatch => _watcher = watcher(&settings, &tx),
                 Action::ApproveDeletion => {
                     let (d, b) = (dir.clone(), settings.branch());
@@ -251,7 +261,7 @@ async fn serve(
                     // A routine poll shows nothing (the tray doesn't blink
                     // every few seconds); work the user caused shows "syncing".
                     if visible {
-                        engine.set_folder(&id, SyncState::Syncing, "Syncing…".into());
+                        engine.set_folder(&id, SyncState::Syncing, "Syncing…".into(), None);
                     }
                     let (s, a) = (settings.clone(), accounts.clone());
                     running = Some(Box::pin(async move { run_cycle(&s, &a).await }));
@@ -270,10 +280,11 @@ async fn record(
 ) {
     let id = &settings.folder.id;
     let (state, message) = cycle::describe(result);
+    let reason = cycle::reason(result);
     match result {
         Ok(report) => {
             engine.set_pending_deletion(id, None);
-            engine.record_cycle(id, state, message, report, &settings.project_url());
+            engine.record_cycle(id, state, message, reason, report, &settings.project_url());
         }
         Err(e) => {
             if matches!(
@@ -291,7 +302,7 @@ async fn record(
                 .flatten();
                 engine.set_pending_deletion(id, pending);
             }
-            engine.set_folder(id, state, message);
+            engine.set_folder(id, state, message, reason);
         }
     }
 }

@@ -17,6 +17,8 @@ export interface FolderStatus {
   path: string;
   state: SyncState;
   message: string;
+  /** Why the folder is in its state: branch on this, never on the message. */
+  reason?: Reason | null;
   last_synced: string | null;
   pending: number;
   recent: Activity[];
@@ -24,6 +26,21 @@ export interface FolderStatus {
   notes?: Note[];
   pending_deletion?: PendingDeletion | null;
 }
+
+/** Why a folder is in its state (mirrors ferry::sync::Reason). */
+export type Reason =
+  | "user_paused"
+  | "waiting_for_files"
+  | "conflict"
+  | "files_not_synced"
+  | "folder_missing"
+  | "not_set_up"
+  | "mass_delete"
+  | "incoming_mass_delete"
+  | "other_process"
+  | "sign_in"
+  | "offline"
+  | "problem";
 
 /** Something the user should know about one path of a folder. */
 export interface Note {
