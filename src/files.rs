@@ -94,3 +94,21 @@ pub fn try_lock(path: &Path) -> io::Result<Option<File>> {
         Err(e) => Err(e.into()),
     }
 }
+
+/// What a file looks like from outside (modified time, size, inode), to
+/// notice that another process replaced or changed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp(Option<(std::time::SystemTime, u64, u64)>);
+
+impl Stamp {
+    /// `path`'s stamp now (a missing file has one too).
+    pub fn of(path: &Path) -> Stamp {
+        Stamp(std::fs::metadata(path).ok().map(|m| {
+            #[cfg(unix)]
+            let ino = std::os::unix::fs::MetadataExt::ino(&m);
+            #[cfg(not(unix))]
+            let ino = 0;
+            (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len(), ino)
+        }))
+    }
+}

@@ -44,6 +44,7 @@ pub mod files;
 pub mod git;
 pub mod gitlab;
 pub mod logging;
+pub mod open;
 pub mod paths;
 pub mod secrets;
 pub mod sync;

@@ -813,3 +813,96 @@ fn s8_a_file_written_continuously_is_committed_whole_soon_after() {
         assert_eq!(blob, full(n), "commit {rev} holds a whole version");
     }
 }
+
+/// Issue 12 (one app): a running Ferry applies what another Ferry process
+/// changes in the settings beside it — a folder paused, resumed, added and
+/// removed with the CLI while `ferry sync` (or the desktop app) runs.
+#[test]
+fn a_running_ferry_follows_pause_resume_add_and_remove_made_by_another_ferry() {
+    let w = World::new(&["a"]);
+    let c = &w.clients[0];
+    let _daemon = w.daemon(0);
+    let folders = || -> Vec<Value> {
+        let out = w.ferry(c, &["status", "--json"], "");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v["folders"].as_array().cloned().unwrap_or_default()
+    };
+    let state_of = |dir: &std::path::Path| -> Option<String> {
+        folders()
+            .into_iter()
+            .find(|f| f["path"] == dir.display().to_string())
+            .and_then(|f| f["state"].as_str().map(str::to_string))
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || state_of(w.dir(0)).as_deref()
+            == Some("synced")),
+        "{:?}",
+        folders()
+    );
+    let dir = w.dir(0).to_str().unwrap();
+
+    let paused = w.ferry(c, &["folder", "pause", dir], "");
+    assert!(paused.status.success(), "{}", text(&paused));
+    assert!(
+        wait_until(Duration::from_secs(10), || state_of(w.dir(0)).as_deref()
+            == Some("paused")),
+        "the running Ferry shows the pause: {:?}",
+        folders()
+    );
+    write(w.dir(0), "while-paused.md", b"held back\n");
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !w.server_files().contains_key("while-paused.md"),
+        "a paused folder sends nothing"
+    );
+    let resumed = w.ferry(c, &["folder", "resume", dir], "");
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    assert!(
+        wait_until(Duration::from_secs(20), || w
+            .server_files()
+            .contains_key("while-paused.md")),
+        "resuming sends what was saved meanwhile"
+    );
+    w.check_invariants(&[b"held back\n"]);
+
+    // A folder added beside the running Ferry is synced by it.
+    let second = w.session.home().join("Second copy");
+    let added = w.ferry(
+        c,
+        &["folder", "add", "a", PROJECT, second.to_str().unwrap()],
+        "",
+    );
+    assert!(added.status.success(), "{}", text(&added));
+    write(&second, "from-second.md", b"sent by the second folder\n");
+    assert!(
+        wait_until(Duration::from_secs(20), || w
+            .server_files()
+            .contains_key("from-second.md")),
+        "the running Ferry syncs the added folder: {:?}",
+        folders()
+    );
+    // Removed, its loop ends: a later save there stays on this computer.
+    let removed = w.ferry(c, &["folder", "remove", second.to_str().unwrap()], "");
+    assert!(removed.status.success(), "{}", text(&removed));
+    assert!(
+        wait_until(Duration::from_secs(10), || folders().len() == 1),
+        "{:?}",
+        folders()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    write(&second, "after-removal.md", b"stays here\n");
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!w.server_files().contains_key("after-removal.md"));
+    assert_eq!(
+        std::fs::read(second.join("after-removal.md")).unwrap(),
+        b"stays here\n",
+        "its files stay where they are"
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || w
+            .dir(0)
+            .join("from-second.md")
+            .is_file()),
+        "the first folder received the second's file"
+    );
+}

@@ -2,8 +2,6 @@
 //! pause and resume one folder, open it or its GitLab page, remove it (its
 //! files stay), list and check accounts, open a link.
 
-use std::path::Path;
-
 use ferry::config::AuthKind;
 use ferry::gitlab::diagnose::{self, CheckInput, Report};
 use serde::Serialize;
@@ -11,17 +9,6 @@ use tauri::State;
 
 use crate::connect::UiError;
 use crate::state::Shell;
-
-fn folder(shell: &Shell, id: &str) -> Result<ferry::config::Folder, UiError> {
-    let config = shell
-        .settings()
-        .map_err(|e| UiError::new("settings", e.to_string()))?;
-    config
-        .folders
-        .into_iter()
-        .find(|f| f.id == id)
-        .ok_or_else(|| UiError::new("unknown_folder", "That folder is no longer synced."))
-}
 
 /// Runs one folder's sync cycle now.
 #[tauri::command]
@@ -51,79 +38,31 @@ pub fn folder_allow_deletion(shell: State<'_, Shell>, id: String) -> Result<(), 
 /// Opens the folder in the file manager.
 #[tauri::command]
 pub fn open_folder(shell: State<'_, Shell>, id: String) -> Result<(), UiError> {
-    let f = folder(&shell, &id)?;
-    open_path(&f.path)
+    Ok(shell.app().open_folder(&id)?)
 }
 
 /// Opens a file inside a synced folder (a conflict copy and its original).
 #[tauri::command]
 pub fn open_file(shell: State<'_, Shell>, id: String, path: String) -> Result<(), UiError> {
-    let f = folder(&shell, &id)?;
-    let relative = Path::new(&path);
-    if relative.is_absolute()
-        || relative
-            .components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-    {
-        return Err(UiError::new(
-            "outside",
-            "Only files inside the folder can be opened.",
-        ));
-    }
-    let target = f.path.join(relative);
-    // A collaborator's symbolic link may point anywhere (say, at a program):
-    // only the folder's own files and folders are opened.
-    let mut at = f.path.clone();
-    for part in relative.components() {
-        at.push(part);
-        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(UiError::new(
-                "link",
-                "This is a link to something outside the folder, so Ferry doesn't open it.",
-            ));
-        }
-    }
-    open_path(&target)
+    Ok(shell.app().open_file(&id, &path)?)
 }
 
 /// The project's page on GitLab for a folder.
 #[tauri::command]
 pub fn open_in_gitlab(shell: State<'_, Shell>, id: String) -> Result<(), UiError> {
-    let f = folder(&shell, &id)?;
-    let config = shell
-        .settings()
-        .map_err(|e| UiError::new("settings", e.to_string()))?;
-    let instance = config
-        .instances
-        .iter()
-        .find(|i| i.id == f.instance)
-        .ok_or_else(|| UiError::new("unknown_account", "This folder's account was removed."))?;
-    ferry::gitlab::oauth::open_browser(&format!(
-        "{}/{}",
-        instance.url.trim_end_matches('/'),
-        f.project
-    ));
-    Ok(())
+    Ok(shell.app().open_in_gitlab(&id)?)
 }
 
 /// Opens a web page (GitLab's token page, a commit) in the browser.
 #[tauri::command]
 pub fn open_url(url: String) -> Result<(), UiError> {
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(UiError::new("not_a_link", "Only web links can be opened."));
-    }
-    ferry::gitlab::oauth::open_browser(&url);
-    Ok(())
+    ferry::open::web_page(&url).map_err(|e| UiError::new(e.code(), e.to_string()))
 }
 
 /// Stops syncing a folder. Its files stay where they are, untouched.
 #[tauri::command]
 pub fn remove_folder(shell: State<'_, Shell>, id: String) -> Result<(), UiError> {
-    shell
-        .store()
-        .update(|c| c.folders.retain(|f| f.id != id))
-        .map_err(|e| UiError::new("settings", e.to_string()))?;
-    shell.folders_changed();
+    shell.app().remove_folder(&id)?;
     Ok(())
 }
 
@@ -193,37 +132,4 @@ pub fn remove_account(shell: State<'_, Shell>, id: String) -> Result<(), UiError
     shell.accounts().remove(&id)?;
     shell.accounts_changed();
     Ok(())
-}
-
-/// Opens a file or folder with the desktop's default application.
-pub fn open_path(path: &std::path::Path) -> Result<(), UiError> {
-    if !path.exists() {
-        return Err(UiError::new(
-            "missing",
-            format!("{} is not there any more.", path.display()),
-        ));
-    }
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    match std::process::Command::new(opener)
-        .arg(path)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-    {
-        Ok(mut child) => {
-            std::thread::spawn(move || {
-                let _ = child.wait();
-            });
-            Ok(())
-        }
-        Err(e) => Err(UiError::new(
-            "no_opener",
-            format!("Ferry couldn't open {} ({e}).", path.display()),
-        )),
-    }
 }

@@ -73,5 +73,5 @@ pub fn app_info(shell: State<'_, Shell>) -> AppInfo {
 /// Opens the folder of log files (to attach one to a support request).
 #[tauri::command]
 pub fn open_logs(shell: State<'_, Shell>) -> Result<(), UiError> {
-    crate::folders::open_path(&shell.dirs().logs)
+    Ok(shell.app().open_logs()?)
 }

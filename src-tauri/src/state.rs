@@ -106,7 +106,7 @@ impl Shell {
 
     /// A folder was added or removed: stop or start its loop.
     pub fn folders_changed(&self) {
-        self.inner.app.folders_changed();
+        self.inner.app.apply_settings();
     }
 
     /// Starts syncing every configured folder (one loop each) on the app's runtime.

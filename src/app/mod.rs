@@ -36,6 +36,12 @@ pub enum AppError {
     /// Git failed.
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
+    /// Something could not be opened for the user.
+    #[error(transparent)]
+    Open(#[from] crate::open::OpenError),
+    /// A folder's account is gone from the settings.
+    #[error("This folder's GitLab account was removed. Add the account again.")]
+    AccountRemoved,
 }
 
 impl AppError {
@@ -45,6 +51,8 @@ impl AppError {
             Self::Settings(_) => "settings",
             Self::UnknownFolder(_) => "unknown_folder",
             Self::Git(e) => e.code(),
+            Self::Open(e) => e.code(),
+            Self::AccountRemoved => "unknown_account",
         }
     }
 }
@@ -67,7 +75,12 @@ struct Inner {
     runtime: Mutex<Option<tokio::runtime::Handle>>,
     /// What this process publishes while it runs the engine.
     publisher: Mutex<Option<published::Publisher>>,
+    /// Follows the settings file while the engine runs.
+    follower: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
+
+/// How often the settings file is looked at while the engine runs.
+const SETTINGS_FOLLOW: Duration = Duration::from_millis(750);
 
 /// The longest timed pause (a day); "until resumed" has no end.
 const MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
@@ -94,6 +107,7 @@ impl App {
                 pause_generation: AtomicU64::new(0),
                 runtime: Mutex::new(None),
                 publisher: Mutex::new(None),
+                follower: Mutex::new(None),
             }),
         }
     }
@@ -142,6 +156,7 @@ impl App {
             return;
         };
         self.inner.engine.start(&config, self.accounts());
+        self.follow_settings();
         let mut publisher = self
             .inner
             .publisher
@@ -155,9 +170,46 @@ impl App {
         }
     }
 
+    /// While the engine runs, changes another Ferry process makes to the
+    /// settings (`ferry folder add`, `pause`, `remove` beside the desktop
+    /// app) are applied here within a second or so.
+    fn follow_settings(&self) {
+        let mut follower = self
+            .inner
+            .follower
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if follower.is_some() || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let app = self.clone();
+        let path = self.inner.store.path();
+        *follower = Some(tokio::spawn(async move {
+            let mut seen = crate::files::Stamp::of(&path);
+            loop {
+                tokio::time::sleep(SETTINGS_FOLLOW).await;
+                let now = crate::files::Stamp::of(&path);
+                if now != seen {
+                    seen = now;
+                    tracing::info!("the settings changed: applying them");
+                    app.apply_settings();
+                }
+            }
+        }));
+    }
+
     /// Stops syncing: waits for every loop (and a cycle it was running),
     /// then leaves the last known status for `ferry status`.
     pub async fn stop(&self) {
+        let follower = self
+            .inner
+            .follower
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(f) = follower {
+            f.abort();
+        }
         self.inner.engine.shutdown().await;
         let publisher = self
             .inner
@@ -234,6 +286,57 @@ impl App {
             .ok_or_else(|| AppError::UnknownFolder(target.to_string()))
     }
 
+    /// Opens a synced folder in the file manager.
+    pub fn open_folder(&self, target: &str) -> Result<(), AppError> {
+        let folder = self.folder(target)?;
+        Ok(crate::open::folder(&folder.path)?)
+    }
+
+    /// Opens a file inside a synced folder (a conflict copy and its
+    /// original) with the desktop's default application; never through a
+    /// collaborator's symbolic link.
+    pub fn open_file(&self, target: &str, path: &str) -> Result<(), AppError> {
+        let folder = self.folder(target)?;
+        Ok(crate::open::file_in(&folder.path, path)?)
+    }
+
+    /// The page of a folder's project on GitLab.
+    pub fn project_page(&self, target: &str) -> Result<String, AppError> {
+        let folder = self.folder(target)?;
+        let config = self.settings()?;
+        let instance = config
+            .instances
+            .iter()
+            .find(|i| i.id == folder.instance)
+            .ok_or(AppError::AccountRemoved)?;
+        Ok(format!(
+            "{}/{}",
+            instance.url.trim_end_matches('/'),
+            folder.project
+        ))
+    }
+
+    /// Opens a folder's project on GitLab in the browser.
+    pub fn open_in_gitlab(&self, target: &str) -> Result<(), AppError> {
+        Ok(crate::open::web_page(&self.project_page(target)?)?)
+    }
+
+    /// Opens the folder of Ferry's logs.
+    pub fn open_logs(&self) -> Result<(), AppError> {
+        Ok(crate::open::folder(&self.inner.dirs.logs)?)
+    }
+
+    /// Stops syncing a folder (its files stay where they are): its loop
+    /// finishes the cycle under way and ends.
+    pub fn remove_folder(&self, target: &str) -> Result<Folder, AppError> {
+        let folder = self.folder(target)?;
+        self.inner
+            .store
+            .update(|c| c.folders.retain(|f| f.id != folder.id))?;
+        self.apply_settings();
+        Ok(folder)
+    }
+
     /// Asks one folder to sync now.
     pub fn folder_sync_now(&self, id: &str) -> Result<(), AppError> {
         let folder = self.folder(id)?;
@@ -241,7 +344,8 @@ impl App {
         Ok(())
     }
 
-    /// Pauses or resumes one folder (remembered in the settings).
+    /// Pauses or resumes one folder: remembered in the settings, and
+    /// handed to its loop (here, or in the Ferry that runs it).
     pub fn folder_set_paused(&self, id: &str, paused: bool) -> Result<(), AppError> {
         let folder = self.folder(id)?;
         self.inner.store.update(|c| {
@@ -249,9 +353,7 @@ impl App {
                 f.paused = paused;
             }
         })?;
-        self.inner
-            .engine
-            .send(&folder.id, if paused { Msg::Pause } else { Msg::Resume });
+        self.apply_settings();
         Ok(())
     }
 
@@ -277,21 +379,16 @@ impl App {
         Ok(saved)
     }
 
-    /// Hands the settings on disk to the running loops (new preferences, an
-    /// account's new details): applied between cycles, never by killing a
-    /// loop mid-cycle.
+    /// Hands the settings on disk to the running engine: loops start for
+    /// new folders and stop for removed ones; the others get their new
+    /// settings (preferences, a pause, an account's details) between
+    /// cycles, never by being killed mid-cycle.
     pub fn apply_settings(&self) {
-        if let Ok(config) = self.settings() {
-            self.inner.engine.reconfigure(&config);
-        }
-    }
-
-    /// A folder was added or removed: start or stop its loop.
-    pub fn folders_changed(&self) {
         let Ok(config) = self.settings() else {
             return;
         };
         self.inner.engine.reload(&config);
+        self.inner.engine.reconfigure(&config);
         let runtime = self
             .inner
             .runtime

@@ -560,8 +560,27 @@ impl Repo {
     }
 
     /// The underlying repository (for this module's helpers).
-    pub(crate) fn raw(&self) -> &Repository {
+    pub(in crate::git) fn raw(&self) -> &Repository {
         &self.repo
+    }
+
+    /// The URL of the `origin` remote, if there is one.
+    pub fn origin_url(&self) -> Option<String> {
+        let remote = self.repo.find_remote("origin").ok()?;
+        remote.url().ok().map(str::to_string)
+    }
+
+    /// Whether another git tool left a merge, rebase, cherry-pick or
+    /// revert unfinished in this clone.
+    pub fn operation_under_way(&self) -> bool {
+        self.repo.state() != git2::RepositoryState::Clean
+    }
+
+    /// The branch HEAD points at (none: detached or not symbolic).
+    pub fn head_branch(&self) -> Option<String> {
+        let head = self.repo.find_reference("HEAD").ok()?;
+        let target = head.symbolic_target().ok().flatten()?;
+        target.strip_prefix("refs/heads/").map(str::to_string)
     }
 
     /// Sets the commit identity for this folder (the GitLab user).

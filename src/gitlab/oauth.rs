@@ -176,7 +176,8 @@ pub async fn sign_in(
     tracing::info!(port, "waiting for the OAuth callback on 127.0.0.1");
     show_url(&url);
     if options.open_browser {
-        open_browser(&url);
+        // The address is shown too: a missing browser isn't a failure.
+        let _ = crate::open::web_page(&url);
     }
     let code = tokio::time::timeout(options.timeout, wait_for_callback(&listener, &state))
         .await
@@ -375,52 +376,6 @@ async fn respond(stream: &mut tokio::net::TcpStream, status: &str, body: &str) {
     let _ = stream.shutdown().await;
 }
 
-/// Opens `url` in the user's browser: `$BROWSER` (a `:`-separated list of
-/// commands; `%s` is replaced by the URL, else it is appended), else the
-/// desktop's opener. Does not wait for the browser.
-pub fn open_browser(url: &str) {
-    let candidates: Vec<String> = match std::env::var("BROWSER") {
-        Ok(list) if !list.trim().is_empty() => list.split(':').map(str::to_string).collect(),
-        _ => vec![default_opener().to_string()],
-    };
-    for command in candidates {
-        let command = command.trim();
-        if command.is_empty() {
-            continue;
-        }
-        let line = if command.contains("%s") {
-            command.replace("%s", &shell_quote(url))
-        } else {
-            format!("{command} {}", shell_quote(url))
-        };
-        let spawned = std::process::Command::new("sh")
-            .args(["-c", &line])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
-        if let Ok(mut child) = spawned {
-            std::thread::spawn(move || {
-                let _ = child.wait();
-            });
-            return;
-        }
-    }
-    tracing::warn!("no browser could be started; the sign-in address was shown instead");
-}
-
-fn default_opener() -> &'static str {
-    if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,13 +389,5 @@ mod tests {
         let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(Sha256::digest(a.verifier.expose().as_bytes()));
         assert_eq!(a.challenge, expected);
-    }
-
-    #[test]
-    fn urls_are_quoted_for_the_shell() {
-        assert_eq!(
-            shell_quote("http://x/?a=1&b='2'"),
-            "'http://x/?a=1&b='\\''2'\\'''"
-        );
     }
 }

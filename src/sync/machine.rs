@@ -56,10 +56,15 @@ pub enum Event {
     Changed,
     /// The user asked for a cycle now.
     SyncNow,
-    /// Stop cycles until resumed.
+    /// The user paused this folder: no cycles until resumed.
     Pause,
-    /// Resume cycles.
+    /// The user resumed this folder.
     Resume,
+    /// The user paused all syncing (a folder paused on its own stays so
+    /// when all syncing resumes).
+    PauseAll,
+    /// The user resumed all syncing.
+    ResumeAll,
     /// The user confirmed a large deletion.
     ConfirmDeletion,
     /// The settings changed (new timing).
@@ -110,7 +115,10 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub struct Machine {
     timing: Timing,
+    /// The user paused this folder.
     paused: bool,
+    /// The user paused all syncing.
+    all_paused: bool,
     /// When the next cycle is due (none: only an event starts one).
     due: Option<Instant>,
     active_until: Instant,
@@ -131,6 +139,7 @@ impl Machine {
         Machine {
             timing,
             paused,
+            all_paused: false,
             due: Some(now),
             active_until: now + timing.active_window,
             failures: 0,
@@ -142,9 +151,9 @@ impl Machine {
         }
     }
 
-    /// Whether the user paused the folder.
+    /// Whether the folder is paused (on its own or with all syncing).
     pub fn paused(&self) -> bool {
-        self.paused
+        self.paused || self.all_paused
     }
 
     /// Retries since the last cycle that went through.
@@ -154,7 +163,7 @@ impl Machine {
 
     /// When the driver must wake up (none: wait for an event only).
     pub fn wake_at(&self) -> Option<Instant> {
-        if self.paused || self.running || self.stopping {
+        if self.paused() || self.running || self.stopping {
             return None;
         }
         self.due
@@ -181,12 +190,23 @@ impl Machine {
                     vec![Action::Stop]
                 }
             }
-            Event::Pause => {
-                self.paused = true;
-                vec![Action::ShowPaused]
+            Event::Pause | Event::PauseAll => {
+                let was = self.paused();
+                match event {
+                    Event::Pause => self.paused = true,
+                    _ => self.all_paused = true,
+                }
+                if was {
+                    Vec::new()
+                } else {
+                    vec![Action::ShowPaused]
+                }
             }
-            Event::Resume => {
-                let was = std::mem::replace(&mut self.paused, false);
+            Event::Resume | Event::ResumeAll => {
+                let was = match event {
+                    Event::Resume => std::mem::replace(&mut self.paused, false),
+                    _ => std::mem::replace(&mut self.all_paused, false),
+                };
                 if was || self.waiting_for_user {
                     self.waiting_for_user = false;
                     self.visible = true;
@@ -426,6 +446,26 @@ mod tests {
         assert!(m.on_timer(t0 + secs(600)).is_empty());
         m.on(t0 + secs(601), Event::Resume);
         assert_eq!(m.wake_at(), Some(t0), "resuming runs what was asked for");
+    }
+
+    #[test]
+    fn resuming_all_syncing_keeps_a_folder_paused_on_its_own() {
+        let t0 = Instant::now();
+        let mut m = Machine::new(t0, timing(), true);
+        assert!(m.on(t0, Event::PauseAll).is_empty(), "already shown paused");
+        m.on(t0 + secs(1), Event::ResumeAll);
+        assert_eq!(m.wake_at(), None, "the folder's own pause holds");
+        assert!(m.paused());
+        m.on(t0 + secs(2), Event::Resume);
+        assert_eq!(m.wake_at(), Some(t0));
+        // And the other way round: resuming the folder during a pause of all.
+        let mut m = Machine::new(t0, timing(), false);
+        assert_eq!(m.on(t0, Event::PauseAll), vec![Action::ShowPaused]);
+        m.on(t0, Event::Pause);
+        m.on(t0 + secs(1), Event::Resume);
+        assert_eq!(m.wake_at(), None, "all syncing is still paused");
+        m.on(t0 + secs(2), Event::ResumeAll);
+        assert!(m.wake_at().is_some());
     }
 
     #[test]

@@ -91,10 +91,10 @@ impl Engine {
     /// Hands new settings (preferences, an account's details) to the
     /// running loops: they apply them without a restart, between cycles.
     pub fn reconfigure(&self, config: &Config) {
-        let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
-        for (id, handle) in workers.iter() {
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, handle) in workers.iter_mut() {
             if let Some(settings) = self.settings_of(config, id) {
-                handle.send(Msg::Reconfigure(Box::new(settings)));
+                handle.reconfigure(settings);
             }
         }
     }
@@ -239,7 +239,7 @@ impl Engine {
         tracing::info!("syncing paused");
         self.overview
             .send_if_modified(|o| !std::mem::replace(&mut o.paused, true));
-        self.broadcast(Msg::Pause);
+        self.broadcast(Msg::PauseAll);
     }
 
     /// Resumes syncing after [`Engine::pause`].
@@ -247,7 +247,7 @@ impl Engine {
         tracing::info!("syncing resumed");
         self.overview
             .send_if_modified(|o| std::mem::replace(&mut o.paused, false));
-        self.broadcast(Msg::Resume);
+        self.broadcast(Msg::ResumeAll);
     }
 
     /// Asks every folder to run a cycle now.

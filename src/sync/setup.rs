@@ -236,12 +236,7 @@ pub async fn add_folder(
 
     let existing_repo = Repo::open(&dir, &branch).ok();
     let set_up = if let Some(repo) = existing_repo {
-        let remote = repo
-            .raw()
-            .find_remote("origin")
-            .ok()
-            .and_then(|r| r.url().ok().map(str::to_string))
-            .unwrap_or_default();
+        let remote = repo.origin_url().unwrap_or_default();
         if !same_remote(&remote, &url) {
             return Err(SetupError::OtherRepository { dir, other: remote });
         }
@@ -333,18 +328,13 @@ async fn clone_blocking(
 /// merge or rebase of another git tool under way: otherwise its first
 /// snapshot would send another branch's files, or conflict markers.
 fn check_adoptable(repo: &Repo, dir: &Path, branch: &str) -> Result<(), SetupError> {
-    let raw = repo.raw();
-    if raw.state() != git2::RepositoryState::Clean {
+    if repo.operation_under_way() {
         return Err(SetupError::NotAdoptable {
             dir: dir.to_path_buf(),
             why: "a merge or rebase is unfinished in it; finish or abort it first".into(),
         });
     }
-    let head = raw
-        .find_reference("HEAD")
-        .ok()
-        .and_then(|h| h.symbolic_target().ok().flatten().map(str::to_string));
-    match head.as_deref().and_then(|h| h.strip_prefix("refs/heads/")) {
+    match repo.head_branch().as_deref() {
         Some(b) if b == branch => Ok(()),
         Some(other) => Err(SetupError::NotAdoptable {
             dir: dir.to_path_buf(),

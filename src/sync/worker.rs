@@ -32,10 +32,11 @@ pub enum Msg {
     Changed,
     /// Run a cycle now.
     SyncNow,
-    /// Stop syncing until resumed.
-    Pause,
-    /// Resume syncing.
-    Resume,
+    /// All syncing is paused until resumed (a folder's own pause is in
+    /// its settings).
+    PauseAll,
+    /// All syncing resumes.
+    ResumeAll,
     /// The user confirmed a large deletion.
     ConfirmDeletion,
     /// The settings changed: apply them (no restart).
@@ -54,7 +55,7 @@ fn network_slots() -> &'static tokio::sync::Semaphore {
 }
 
 /// Settings the loop needs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FolderSettings {
     /// The folder.
     pub folder: Folder,
@@ -89,9 +90,19 @@ impl FolderSettings {
 pub struct FolderHandle {
     tx: mpsc::UnboundedSender<Msg>,
     task: tokio::task::JoinHandle<()>,
+    /// The settings the loop was last given.
+    settings: FolderSettings,
 }
 
 impl FolderHandle {
+    /// Hands the loop new settings, if they differ from what it has.
+    pub fn reconfigure(&mut self, settings: FolderSettings) {
+        if settings != self.settings {
+            self.settings = settings.clone();
+            self.send(Msg::Reconfigure(Box::new(settings)));
+        }
+    }
+
     /// Sends a message; false if the loop has ended.
     pub fn send(&self, msg: Msg) -> bool {
         self.tx.send(msg).is_ok()
@@ -107,8 +118,8 @@ impl FolderHandle {
 /// Starts a folder's loop (and its watcher) on the current runtime.
 pub fn spawn(settings: FolderSettings, accounts: Arc<Accounts>, engine: Engine) -> FolderHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(serve(settings, accounts, engine, tx.clone(), rx));
-    FolderHandle { tx, task }
+    let task = tokio::spawn(serve(settings.clone(), accounts, engine, tx.clone(), rx));
+    FolderHandle { tx, task, settings }
 }
 
 fn watcher(settings: &FolderSettings, tx: &mpsc::UnboundedSender<Msg>) -> crate::watch::Watcher {
@@ -179,6 +190,9 @@ async fn serve(
     let id = settings.folder.id.clone();
     let dir: PathBuf = settings.folder.path.clone();
     let mut machine = Machine::new(Instant::now(), settings.timing(), settings.folder.paused);
+    if engine.overview().paused {
+        machine.on(Instant::now(), Event::PauseAll);
+    }
     let mut _watcher = watcher(&settings, &tx);
     // One process owns a folder: this loop holds it for its whole life.
     let mut owner: Option<crate::git::FolderLock> = None;
@@ -202,12 +216,19 @@ async fn serve(
                     None | Some(Msg::Shutdown) => machine.on(now, Event::Shutdown),
                     Some(Msg::Changed) => machine.on(now, Event::Changed),
                     Some(Msg::SyncNow) => machine.on(now, Event::SyncNow),
-                    Some(Msg::Pause) => machine.on(now, Event::Pause),
-                    Some(Msg::Resume) => machine.on(now, Event::Resume),
+                    Some(Msg::PauseAll) => machine.on(now, Event::PauseAll),
+                    Some(Msg::ResumeAll) => machine.on(now, Event::ResumeAll),
                     Some(Msg::ConfirmDeletion) => machine.on(now, Event::ConfirmDeletion),
                     Some(Msg::Reconfigure(new)) => {
+                        let was_paused = settings.folder.paused;
                         settings = *new;
-                        machine.on(now, Event::Reconfigured(settings.timing()))
+                        let mut actions = machine.on(now, Event::Reconfigured(settings.timing()));
+                        // Paused or resumed in the settings (by another Ferry process).
+                        if settings.folder.paused != was_paused {
+                            let event = if settings.folder.paused { Event::Pause } else { Event::Resume };
+                            actions.extend(machine.on(now, event));
+                        }
+                        actions
                     }
                 }
             }

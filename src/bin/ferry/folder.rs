@@ -116,3 +116,56 @@ pub(crate) fn allow_deletion(app: &Ferry, target: &str) -> anyhow::Result<ExitCo
         }
     })
 }
+
+/// `ferry folder remove`: stops syncing a folder; its files stay.
+pub(crate) fn remove(app: &Ferry, target: &str) -> anyhow::Result<ExitCode> {
+    Ok(match app.remove_folder(target) {
+        Ok(f) => {
+            println!(
+                "Stopped syncing {}. Its files stay where they are.",
+                f.path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(e),
+    })
+}
+
+/// `ferry folder pause|resume`: remembered in the settings, so a running
+/// Ferry (the desktop app too) picks it up when it next reads them.
+pub(crate) fn set_paused(app: &Ferry, target: &str, paused: bool) -> anyhow::Result<ExitCode> {
+    Ok(match app.folder_set_paused(target, paused) {
+        Ok(()) if paused => {
+            println!("Paused {target}: nothing is synced until: ferry folder resume {target}");
+            ExitCode::SUCCESS
+        }
+        Ok(()) => {
+            println!("Resumed {target}.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(e),
+    })
+}
+
+/// `ferry folder open`: the folder, one of its files, or its GitLab page.
+pub(crate) fn open(
+    app: &Ferry,
+    target: &str,
+    file: Option<&str>,
+    gitlab: bool,
+) -> anyhow::Result<ExitCode> {
+    let opened = match (file, gitlab) {
+        (_, true) => app.open_in_gitlab(target),
+        (Some(file), false) => app.open_file(target, file),
+        (None, false) => app.open_folder(target),
+    };
+    Ok(match opened {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => failed(e),
+    })
+}
+
+fn failed(e: ferry::app::AppError) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::FAILURE
+}

@@ -211,6 +211,26 @@ enum FolderCommand {
         /// The folder's path or id.
         target: String,
     },
+    /// Pause syncing a folder until it is resumed.
+    Pause {
+        /// The folder's path or id.
+        target: String,
+    },
+    /// Resume syncing a paused folder.
+    Resume {
+        /// The folder's path or id.
+        target: String,
+    },
+    /// Open a folder in the file manager, one of its files, or its project on GitLab.
+    Open {
+        /// The folder's path or id.
+        target: String,
+        /// A file inside the folder (a path relative to it).
+        file: Option<String>,
+        /// Open the project's page on GitLab instead.
+        #[arg(long, conflicts_with = "file")]
+        gitlab: bool,
+    },
     /// Approve the large deletion a folder paused on (exactly that set of files).
     AllowDeletion {
         /// The folder's path or id.
@@ -294,20 +314,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return folder::allow_deletion(&Ferry::open(dirs), &target)
         }
         Command::Folder(FolderCommand::Remove { target }) => {
-            let removed = store.update(|c| {
-                let before = c.folders.len();
-                let wanted =
-                    std::fs::canonicalize(&target).unwrap_or_else(|_| PathBuf::from(&target));
-                c.folders.retain(|f| f.id != target && f.path != wanted);
-                before - c.folders.len()
-            })?;
-            if removed == 0 {
-                eprintln!("No synced folder is called {target}. See: ferry folder list");
-                return Ok(ExitCode::FAILURE);
-            }
-            println!("Stopped syncing {target}. Its files stay where they are.");
-            return Ok(ExitCode::SUCCESS);
+            return folder::remove(&Ferry::open(dirs), &target)
         }
+        Command::Folder(FolderCommand::Pause { target }) => {
+            return folder::set_paused(&Ferry::open(dirs), &target, true)
+        }
+        Command::Folder(FolderCommand::Resume { target }) => {
+            return folder::set_paused(&Ferry::open(dirs), &target, false)
+        }
+        Command::Folder(FolderCommand::Open {
+            target,
+            file,
+            gitlab,
+        }) => return folder::open(&Ferry::open(dirs), &target, file.as_deref(), gitlab),
         Command::Repos {
             instance,
             search,
