@@ -1,23 +1,62 @@
-//! Watching a folder: notify + notify-debouncer-full turn bursts of file
-//! events into one "something changed" message after a quiet period.
+//! Watching a folder: file events become "something changed" for the
+//! folder's loop, as soon as a change can be committed whole.
+//!
+//! Editors save with close-after-write (or write a temporary file and
+//! rename it into place). A file closed after writing (or renamed into
+//! place) that nothing touches for a short settle time is *settled*:
+//! the loop is woken at once, and the snapshot commits it without waiting
+//! the quiet period — as long as it still looks exactly as it did (inode,
+//! size, times). Files written without a close, written in bursts or
+//! changed in other ways wait the full quiet period after their last event,
+//! as before. Opens are not counted: inotify reports no close of a file
+//! opened only to read (Ferry's own snapshot reads every file it commits),
+//! so a count could never come back to zero; a write by anyone after the
+//! close undoes "settled", and so does any change the snapshot sees.
 //!
 //! Events under `.git/` and Ferry's own temporary files never wake the
 //! folder's loop, and symbolic links are never followed: a link a
-//! collaborator pushed (say, to `/`) adds no watches outside the folder. The watcher only triggers; the cycle always scans the whole
-//! folder, so a dropped event, an overflow or a watcher error at worst delays
-//! a change until the next trigger, and the periodic poll is the backstop.
-//! Errors (such as the inotify watch limit) are logged and turn into a
-//! trigger, never into silence.
+//! collaborator pushed (say, to `/`) adds no watches outside the folder.
+//! The watcher only triggers; the cycle always scans the whole folder, so a
+//! dropped event, an overflow or a watcher error at worst delays a change
+//! until the next trigger, and the periodic poll is the backstop. Errors
+//! (such as the inotify watch limit) are logged and turn into a trigger,
+//! never into silence.
 
-use std::path::{Component, Path};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use notify_debouncer_full::notify::{self, EventKind, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, Debouncer, NoCache};
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
+
+use crate::git::{Settled, SettledFiles};
+
+/// How long a file closed after writing must then be left alone.
+pub const SETTLE: Duration = Duration::from_millis(60);
+
+/// A file closed after writing again within this time of its last close is
+/// being written in bursts (a program appending in pieces, say) and waits
+/// the full quiet period; a person saving twice is slower than this.
+pub const BURST: Duration = Duration::from_millis(300);
+
+/// How often pending files are looked at.
+const TICK: Duration = Duration::from_millis(15);
 
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
-    _inner: Option<Debouncer<RecommendedWatcher, NoCache>>,
+    _inner: Option<RecommendedWatcher>,
+    settled: Arc<Mutex<SettledFiles>>,
+}
+
+impl Watcher {
+    /// The files settled since they were last written (see the module docs).
+    pub fn settled(&self) -> SettledFiles {
+        self.settled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// True when a change at `path` (inside `root`) should wake the loop.
@@ -38,43 +77,18 @@ pub fn relevant(root: &Path, path: &Path) -> bool {
         && !name.contains(".ferry-write-check-")
 }
 
-/// Starts watching `root`; calls `changed` after `quiet_ms` of quiet.
+/// Starts watching `root`; calls `changed` when a change is ready: a file
+/// settled, or `quiet_ms` after the last event of any other change.
 pub fn start(root: &Path, quiet_ms: u64, changed: impl Fn() + Send + 'static) -> Watcher {
-    let root_owned = root.to_path_buf();
     let quiet = Duration::from_millis(quiet_ms.clamp(100, 10_000));
-    let handler = move |result: DebounceEventResult| match result {
-        Ok(events) => {
-            let wake = events.iter().any(|e| {
-                !matches!(e.kind, EventKind::Access(_))
-                    && e.paths.iter().any(|p| relevant(&root_owned, p))
-            });
-            if wake {
-                changed();
-            }
-        }
-        Err(errors) => {
-            for e in errors {
-                tracing::warn!("watching {}: {e}", root_owned.display());
-            }
-            // Rescan: the cycle looks at every file anyway.
-            changed();
-        }
-    };
-    // Look for quiet files often, so a save is sent soon after its quiet
-    // period rather than up to a quarter period later.
-    let tick = (quiet / 10).max(Duration::from_millis(20));
+    let settled = Arc::new(Mutex::new(SettledFiles::new()));
+    let (tx, rx) = mpsc::channel::<notify::Result<Event>>();
     // Never follow a link out of the folder (a collaborator can push a link
-    // to `/`): no watches and no file-id scan beyond the folder itself.
+    // to `/`): no watches beyond the folder itself.
     let config = notify::Config::default().with_follow_symlinks(false);
-    let inner = match new_debouncer_opt::<_, RecommendedWatcher, NoCache>(
-        quiet,
-        Some(tick),
-        handler,
-        NoCache,
-        config,
-    ) {
-        Ok(mut d) => match d.watch(root, RecursiveMode::Recursive) {
-            Ok(()) => Some(d),
+    let inner = match RecommendedWatcher::new(tx, config) {
+        Ok(mut w) => match w.watch(root, RecursiveMode::Recursive) {
+            Ok(()) => Some(w),
             Err(e) => {
                 tracing::warn!(
                     "can't watch {} ({e}); changes are picked up by periodic checks instead. \
@@ -89,12 +103,228 @@ pub fn start(root: &Path, quiet_ms: u64, changed: impl Fn() + Send + 'static) ->
             None
         }
     };
-    Watcher { _inner: inner }
+    if inner.is_some() {
+        let mut files = Files::new(root, quiet, settled.clone());
+        let spawned = std::thread::Builder::new()
+            .name("ferry-watch".into())
+            .spawn(move || {
+                // Ends when the watcher (the channel's sender) is dropped.
+                loop {
+                    match rx.recv_timeout(TICK) {
+                        Ok(event) => files.on(event, Instant::now()),
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                    // Everything queued first: a later write undoes a close.
+                    while let Ok(event) = rx.try_recv() {
+                        files.on(event, Instant::now());
+                    }
+                    if files.tick(Instant::now()) {
+                        changed();
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("can't start the file watcher: {e}");
+        }
+    }
+    Watcher {
+        _inner: inner,
+        settled,
+    }
+}
+
+/// What the watcher knows of one changed path.
+#[derive(Debug)]
+struct Pending {
+    /// The last event that changed it (not an open, a read or a close).
+    last_change: Instant,
+    /// When it was last closed after writing (or renamed into place),
+    /// unless something changed it since.
+    closed: Option<Instant>,
+    /// A close after writing came within the quiet period of another: the
+    /// file is written in bursts and waits the full quiet period.
+    bursty: bool,
+}
+
+/// The watcher's bookkeeping, driven by events and ticks (no threads, no
+/// clock of its own: unit-tested below).
+struct Files {
+    root: PathBuf,
+    quiet: Duration,
+    pending: HashMap<PathBuf, Pending>,
+    /// When each path was last closed after writing (for bursts).
+    last_close: HashMap<PathBuf, Instant>,
+    /// Something changed that isn't a single path (an error, an overflow).
+    rescan: bool,
+    settled: Arc<Mutex<SettledFiles>>,
+}
+
+impl Files {
+    fn new(root: &Path, quiet: Duration, settled: Arc<Mutex<SettledFiles>>) -> Files {
+        Files {
+            root: root.to_path_buf(),
+            quiet,
+            pending: HashMap::new(),
+            last_close: HashMap::new(),
+            rescan: false,
+            settled,
+        }
+    }
+
+    fn key(&self, path: &Path) -> Option<Vec<u8>> {
+        let rel = path.strip_prefix(&self.root).ok()?;
+        #[cfg(unix)]
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(rel.as_os_str()).to_vec();
+        #[cfg(not(unix))]
+        let bytes = rel.to_string_lossy().replace('\\', "/").into_bytes();
+        Some(bytes)
+    }
+
+    fn unsettle(&self, path: &Path) {
+        if let Some(key) = self.key(path) {
+            self.settled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+        }
+    }
+
+    fn on(&mut self, event: notify::Result<Event>, now: Instant) {
+        let event = match event {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!("watching {}: {e}", self.root.display());
+                self.forget_all();
+                return;
+            }
+        };
+        if event.need_rescan() || event.kind == EventKind::Other {
+            // Events were lost: nothing is known to be settled any more.
+            self.forget_all();
+            return;
+        }
+        let mut kind = event.kind;
+        if kind == EventKind::Modify(ModifyKind::Name(RenameMode::Both)) {
+            // inotify reports the two halves on their own too.
+            if cfg!(target_os = "linux") {
+                return;
+            }
+            if let [from, to] = event.paths.as_slice() {
+                self.on_path(
+                    EventKind::Modify(ModifyKind::Name(RenameMode::From)),
+                    from,
+                    now,
+                );
+                self.on_path(EventKind::Modify(ModifyKind::Name(RenameMode::To)), to, now);
+                return;
+            }
+            kind = EventKind::Modify(ModifyKind::Any);
+        }
+        for path in &event.paths {
+            self.on_path(kind, path, now);
+        }
+    }
+
+    fn forget_all(&mut self) {
+        self.pending.clear();
+        self.last_close.clear();
+        self.settled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.rescan = true;
+    }
+
+    fn on_path(&mut self, kind: EventKind, path: &Path, now: Instant) {
+        if !relevant(&self.root, path) || path == self.root {
+            return;
+        }
+        let quiet = self.quiet;
+        match kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+                // Written and closed, or renamed into place whole.
+                let bursty = self
+                    .last_close
+                    .insert(path.to_path_buf(), now)
+                    .is_some_and(|at| now.duration_since(at) < BURST.min(quiet));
+                let p = self.pending.entry(path.to_path_buf()).or_insert(Pending {
+                    last_change: now,
+                    closed: None,
+                    bursty: false,
+                });
+                p.last_change = now;
+                p.closed = Some(now);
+                p.bursty |= bursty;
+                self.unsettle(path);
+            }
+            // Opened, read, closed after reading: nothing changed.
+            EventKind::Access(_) => {}
+            _ => {
+                // Written, created, deleted, renamed away, its attributes
+                // changed: the full quiet period from now.
+                let p = self.pending.entry(path.to_path_buf()).or_insert(Pending {
+                    last_change: now,
+                    closed: None,
+                    bursty: false,
+                });
+                p.last_change = now;
+                p.closed = None;
+                self.unsettle(path);
+            }
+        }
+    }
+
+    /// Moves ready paths on; true when the loop should look now.
+    fn tick(&mut self, now: Instant) -> bool {
+        let mut wake = std::mem::take(&mut self.rescan);
+        let mut ready: Vec<(PathBuf, bool)> = Vec::new();
+        for (path, p) in &self.pending {
+            let settled = p.closed.is_some_and(|c| {
+                !p.bursty && now.duration_since(c) >= SETTLE && p.last_change <= c
+            });
+            if settled {
+                ready.push((path.clone(), true));
+            } else if now.duration_since(p.last_change) >= self.quiet {
+                ready.push((path.clone(), false));
+            }
+        }
+        for (path, settled) in ready {
+            self.pending.remove(&path);
+            wake = true;
+            if !settled {
+                continue;
+            }
+            let (Some(key), Ok(meta)) = (self.key(&path), std::fs::symlink_metadata(&path)) else {
+                continue;
+            };
+            if let Some(s) = Settled::of(&meta) {
+                self.settled
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, s);
+            }
+        }
+        // Old closes say nothing about bursts any more; settled files past
+        // the quiet period need no favour.
+        let quiet = self.quiet;
+        self.last_close
+            .retain(|_, at| now.duration_since(*at) < quiet * 2);
+        if self.pending.is_empty() && self.last_close.is_empty() {
+            self.settled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
+        wake
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use notify::event::{CreateKind, DataChange};
 
     #[test]
     fn git_internals_and_ferry_temp_files_are_ignored() {
@@ -110,5 +340,166 @@ mod tests {
             root,
             Path::new("/home/e/site/docs/.a.md.ferry-tmp-123")
         ));
+    }
+
+    struct Folder {
+        dir: tempfile::TempDir,
+        files: Files,
+        t0: Instant,
+    }
+
+    impl Folder {
+        fn new() -> Folder {
+            let dir = tempfile::tempdir().unwrap();
+            let files = Files::new(dir.path(), Duration::from_secs(1), Default::default());
+            Folder {
+                dir,
+                files,
+                t0: Instant::now(),
+            }
+        }
+        fn path(&self, name: &str) -> PathBuf {
+            self.dir.path().join(name)
+        }
+        fn event(&mut self, ms: u64, kind: EventKind, name: &str) {
+            let path = self.path(name);
+            let at = self.t0 + Duration::from_millis(ms);
+            self.files.on(Ok(Event::new(kind).add_path(path)), at);
+        }
+        fn tick(&mut self, ms: u64) -> bool {
+            self.files.tick(self.t0 + Duration::from_millis(ms))
+        }
+        fn settled(&self) -> Vec<String> {
+            let mut names: Vec<String> = self
+                .files
+                .settled
+                .lock()
+                .unwrap()
+                .keys()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect();
+            names.sort();
+            names
+        }
+    }
+
+    const OPEN: EventKind = EventKind::Access(AccessKind::Open(AccessMode::Any));
+    const WRITE: EventKind = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+    const CLOSE_WRITE: EventKind = EventKind::Access(AccessKind::Close(AccessMode::Write));
+    const CLOSE_READ: EventKind = EventKind::Access(AccessKind::Close(AccessMode::Read));
+
+    #[test]
+    fn a_save_closed_after_writing_settles_at_once() {
+        let mut f = Folder::new();
+        std::fs::write(f.path("a.md"), "saved\n").unwrap();
+        f.event(0, EventKind::Create(CreateKind::File), "a.md");
+        f.event(0, OPEN, "a.md");
+        f.event(1, WRITE, "a.md");
+        f.event(2, CLOSE_WRITE, "a.md");
+        assert!(!f.tick(30), "not before the settle time");
+        assert!(
+            f.tick(70),
+            "settled: the loop looks now, not after a second"
+        );
+        assert_eq!(f.settled(), ["a.md"]);
+        assert!(!f.tick(90), "once");
+    }
+
+    #[test]
+    fn a_file_written_without_a_close_or_written_again_waits_the_quiet_period() {
+        let mut f = Folder::new();
+        std::fs::write(f.path("a.md"), "x").unwrap();
+        // Written, still open: no close yet.
+        f.event(0, OPEN, "a.md");
+        f.event(0, WRITE, "a.md");
+        assert!(!f.tick(200), "still being written");
+        // A write after the close undoes it.
+        f.event(300, CLOSE_WRITE, "a.md");
+        f.event(310, WRITE, "a.md");
+        assert!(!f.tick(500));
+        assert!(f.settled().is_empty());
+        assert!(f.tick(1310), "the quiet period after the last write");
+        assert!(
+            f.settled().is_empty(),
+            "not settled: it waited as any change"
+        );
+    }
+
+    #[test]
+    fn bursts_of_saves_wait_the_quiet_period() {
+        let mut f = Folder::new();
+        std::fs::write(f.path("log.txt"), "x").unwrap();
+        f.event(0, WRITE, "log.txt");
+        f.event(1, CLOSE_WRITE, "log.txt");
+        assert!(f.tick(70));
+        f.event(200, WRITE, "log.txt");
+        f.event(201, CLOSE_WRITE, "log.txt");
+        assert!(
+            !f.tick(300),
+            "a second close within the burst time is a burst"
+        );
+        assert!(f.settled().is_empty(), "the first settled state was undone");
+        assert!(f.tick(1201));
+    }
+
+    #[test]
+    fn a_file_read_earlier_still_settles_when_saved() {
+        // inotify reports the open of a read but never its close: Ferry's
+        // own snapshot reading the file must not hold later saves back.
+        let mut f = Folder::new();
+        std::fs::write(f.path("a.md"), "x").unwrap();
+        f.event(0, OPEN, "a.md");
+        f.event(100, OPEN, "a.md");
+        f.event(100, WRITE, "a.md");
+        f.event(101, CLOSE_WRITE, "a.md");
+        assert!(f.tick(170));
+        assert_eq!(f.settled(), ["a.md"]);
+    }
+
+    #[test]
+    fn a_person_saving_again_soon_after_still_settles_at_once() {
+        let mut f = Folder::new();
+        std::fs::write(f.path("a.md"), "x").unwrap();
+        f.event(0, WRITE, "a.md");
+        f.event(1, CLOSE_WRITE, "a.md");
+        assert!(f.tick(70));
+        // Saved again half a second later: not a burst.
+        f.event(500, WRITE, "a.md");
+        f.event(501, CLOSE_WRITE, "a.md");
+        assert!(f.tick(570));
+        assert_eq!(f.settled(), ["a.md"]);
+    }
+
+    #[test]
+    fn reading_a_file_changes_nothing_and_an_overflow_forgets_all() {
+        let mut f = Folder::new();
+        f.event(0, OPEN, "a.md");
+        f.event(1, CLOSE_READ, "a.md");
+        assert!(!f.tick(2000), "a read is not a change");
+        std::fs::write(f.path("b.md"), "x").unwrap();
+        f.event(0, WRITE, "b.md");
+        f.event(1, CLOSE_WRITE, "b.md");
+        assert!(f.tick(70));
+        assert_eq!(f.settled(), ["b.md"]);
+        f.files.on(
+            Ok(Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan)),
+            f.t0,
+        );
+        assert!(f.settled().is_empty());
+        assert!(f.tick(80), "a rescan wakes the loop");
+    }
+
+    #[test]
+    fn a_file_renamed_into_place_settles() {
+        let mut f = Folder::new();
+        std::fs::write(f.path("a.md"), "whole\n").unwrap();
+        f.event(0, WRITE, ".a.md.swp");
+        f.event(
+            1,
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            "a.md",
+        );
+        assert!(f.tick(70));
+        assert_eq!(f.settled(), ["a.md"]);
     }
 }

@@ -244,14 +244,24 @@ fn s17_an_edit_made_just_before_quitting_is_committed_before_pulling() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    write(w.dir(0), "about.md", b"A's last-second edit\n");
+    // The editor still has the file open when Ferry stops: a file saved and
+    // closed is sent within a fraction of a second, one still open waits.
+    let mut open = std::fs::File::create(w.dir(0).join("about.md")).unwrap();
+    std::io::Write::write_all(&mut open, b"A's last-second edit\n").unwrap();
     std::thread::sleep(Duration::from_millis(200));
     a.kill().unwrap();
     a.wait().unwrap();
+    drop(open);
     // Meanwhile B changes the same file and pushes.
     write(w.dir(1), "about.md", b"B's edit\n");
     settle_time();
-    assert!(w.sync(1).status.success());
+    let out = w.sync(1);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A starts again: its edit is committed first, so the pull cannot overwrite it.
     w.sync(0);
     w.settle();

@@ -437,6 +437,7 @@ impl App {
                 let result: CycleResult = Err(cycle::CycleError::SignIn {
                     message: "Its GitLab account was removed. Add the account again.".into(),
                     class: crate::ErrorClass::NeedsUser,
+                    unreachable: false,
                 });
                 on_result(folder, &result);
                 all_synced = false;
@@ -451,7 +452,7 @@ impl App {
             let mut result;
             let mut tries = 0;
             loop {
-                result = worker::run_cycle(&settings, &accounts).await;
+                result = worker::run_cycle(&settings, &accounts, Default::default()).await;
                 // Files still being written: wait for them (a while), then again.
                 match &result {
                     Ok(r) if !r.waiting.is_empty() && tries < 60 => {

@@ -34,7 +34,8 @@ use serde::Serialize;
 pub use apply::{Applied, Note, NoteKind};
 pub use integrate::{conflict_copy_name, Integration};
 pub use snapshot::{
-    summarize, Change, ChangeKind, PendingDeletion, Snapshot, SnapshotOptions, SnapshotOutcome,
+    summarize, Change, ChangeKind, PendingDeletion, Settled, SettledFiles, Snapshot,
+    SnapshotOptions, SnapshotOutcome,
 };
 
 use crate::secrets::Sensitive;

@@ -10,6 +10,10 @@
 //!   written — it waits, alone, while the others go (no cap that commits
 //!   it anyway). A file's age is judged by its status-change time too, so a
 //!   timestamp from the future (an archive, a camera card) can't stall it.
+//! - A file the watcher saw closed after writing, and settled since, goes at
+//!   once (editors save with close-after-write), as long as it still looks
+//!   exactly as it did then (inode, size, times); anything else waits the
+//!   quiet period.
 //! - A deletion is committed once its folder has been quiet as long, so an
 //!   editor's delete-then-create is one change, never a delete.
 //! - The commit is the branch tip plus those changes only: what the index
@@ -99,12 +103,58 @@ pub struct PendingDeletion {
 
 /// Snapshot settings.
 #[derive(Debug, Clone, Copy)]
-pub struct SnapshotOptions {
-    /// A file must be unchanged this long before it is committed.
+pub struct SnapshotOptions<'a> {
+    /// A file must be unchanged this long before it is committed...
     pub quiet: Duration,
+    /// ...unless the watcher saw it closed after writing and settled.
+    pub settled: &'a SettledFiles,
     /// Commit message style.
     pub style: CommitMessageStyle,
 }
+
+/// A file as it was when the watcher saw it closed after writing and
+/// nothing touched it for a moment: while it still looks exactly so, its
+/// content is whole and need not wait the quiet period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    ino: u64,
+    size: u64,
+    mtime: (i64, u32),
+    ctime: (i64, u32),
+}
+
+impl Settled {
+    /// The file `meta` describes, as it is now (none where the platform
+    /// doesn't give status-change times).
+    pub fn of(meta: &std::fs::Metadata) -> Option<Settled> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            meta.file_type().is_file().then(|| Settled {
+                ino: meta.ino(),
+                size: meta.size(),
+                mtime: (meta.mtime(), meta.mtime_nsec() as u32),
+                ctime: (meta.ctime(), meta.ctime_nsec() as u32),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            None
+        }
+    }
+
+    fn is(&self, st: &Stat) -> bool {
+        st.kind() == Kind::File
+            && self.ino == st.ino
+            && self.size == st.size
+            && self.mtime == st.mtime
+            && self.ctime == st.ctime
+    }
+}
+
+/// Settled files by their path in the folder (`/`-separated bytes).
+pub type SettledFiles = std::collections::HashMap<Vec<u8>, Settled>;
 
 fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
@@ -353,7 +403,8 @@ impl Repo {
                 }
                 Found::Entry(st) => {
                     let still = still_for(now, &st);
-                    if still < options.quiet {
+                    let settled = options.settled.get(&path).is_some_and(|s| s.is(&st));
+                    if still < options.quiet && !settled {
                         wait(&mut outcome, &path, options.quiet - still);
                         continue;
                     }

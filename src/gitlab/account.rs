@@ -98,6 +98,12 @@ impl AccountError {
         }
     }
 
+    /// True when GitLab was out of reach or failing (not a refusal): the
+    /// folder is offline, not in need of the user.
+    pub fn unreachable(&self) -> bool {
+        matches!(self, Self::GitLab(e) if e.class() == crate::ErrorClass::RetryLater)
+    }
+
     /// A stable code for the UI.
     pub fn code(&self) -> &'static str {
         match self {

@@ -23,8 +23,10 @@ use crate::ErrorClass;
 /// How to run a cycle.
 #[derive(Debug, Clone)]
 pub struct CycleOptions {
-    /// A file must be unchanged this long before it is committed.
+    /// A file must be unchanged this long before it is committed...
     pub quiet: Duration,
+    /// ...unless the watcher saw it closed after writing and settled.
+    pub settled: crate::git::SettledFiles,
     /// Commit message style.
     pub style: CommitMessageStyle,
     /// This computer's name, for conflict copies.
@@ -37,6 +39,7 @@ impl Default for CycleOptions {
     fn default() -> Self {
         Self {
             quiet: Duration::from_secs(1),
+            settled: Default::default(),
             style: CommitMessageStyle::Descriptive,
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             max_push_attempts: 5,
@@ -118,6 +121,8 @@ pub enum CycleError {
         message: String,
         /// Retry later or ask the user.
         class: ErrorClass,
+        /// GitLab could not be reached (or was failing) while refreshing it.
+        unreachable: bool,
     },
     /// A git operation failed.
     #[error(transparent)]
@@ -172,6 +177,14 @@ pub fn describe(result: &Result<CycleReport, CycleError>) -> (SyncState, String)
         ),
         Ok(r) => (SyncState::Synced, synced_message(r)),
         Err(e) if e.pauses() => (SyncState::Paused, e.to_string()),
+        // A sign-in problem other than GitLab being out of reach (a locked
+        // keyring too) may clear by itself and is retried, but it is not
+        // "offline": the user may have to act.
+        Err(
+            e @ CycleError::SignIn {
+                unreachable: false, ..
+            },
+        ) => (SyncState::Error, e.to_string()),
         Err(e) if e.class() == ErrorClass::RetryLater => (SyncState::Offline, e.to_string()),
         Err(e) => (SyncState::Error, e.to_string()),
     }
@@ -276,6 +289,7 @@ pub fn run(
             "saving changes",
             repo.snapshot(SnapshotOptions {
                 quiet: options.quiet,
+                settled: &options.settled,
                 style: options.style,
             }),
         )?;
@@ -367,4 +381,31 @@ pub fn run(
     report.pending = repo.pending();
     report.head = repo.head().map(|h| h.to_string());
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign_in(class: ErrorClass, unreachable: bool) -> Result<CycleReport, CycleError> {
+        Err(CycleError::SignIn {
+            message: "m".into(),
+            class,
+            unreachable,
+        })
+    }
+
+    #[test]
+    fn a_locked_keyring_is_retried_but_needs_attention_not_offline() {
+        let locked = sign_in(ErrorClass::RetryLater, false);
+        assert_eq!(describe(&locked).0, SyncState::Error);
+        assert_eq!(reason(&locked), Some(Reason::SignIn));
+        assert_eq!(locked.unwrap_err().class(), ErrorClass::RetryLater);
+    }
+
+    #[test]
+    fn gitlab_out_of_reach_while_refreshing_is_offline() {
+        let down = sign_in(ErrorClass::RetryLater, true);
+        assert_eq!(describe(&down).0, SyncState::Offline);
+    }
 }

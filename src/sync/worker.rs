@@ -139,19 +139,26 @@ pub type CycleResult = Result<CycleReport, CycleError>;
 /// Runs one cycle of `settings`' folder: its sign-in, a network slot,
 /// then [`cycle::run`] on a blocking thread. The loop, `ferry sync` and
 /// `ferry sync --once` all go through here.
-pub async fn run_cycle(settings: &FolderSettings, accounts: &Accounts) -> CycleResult {
+/// `settled`: files the watcher saw saved whole (see [`crate::watch`]).
+pub async fn run_cycle(
+    settings: &FolderSettings,
+    accounts: &Accounts,
+    settled: crate::git::SettledFiles,
+) -> CycleResult {
     let cred = accounts
         .credential(&settings.instance)
         .await
         .map_err(|e| CycleError::SignIn {
             message: e.to_string(),
             class: e.class(),
+            unreachable: e.unreachable(),
         })?;
     let auth = git_auth(&settings.instance, &cred);
     let options = CycleOptions {
         // A file still being written waits, alone, however long it takes:
         // it is never committed half written.
         quiet: Duration::from_millis(settings.preferences.quiet_period_ms),
+        settled,
         style: settings.preferences.commit_messages,
         ..CycleOptions::default()
     };
@@ -193,7 +200,7 @@ async fn serve(
     if engine.overview().paused {
         machine.on(Instant::now(), Event::PauseAll);
     }
-    let mut _watcher = watcher(&settings, &tx);
+    let mut watching = watcher(&settings, &tx);
     // One process owns a folder: this loop holds it for its whole life.
     let mut owner: Option<crate::git::FolderLock> = None;
     let mut running: Option<
@@ -254,7 +261,7 @@ async fn serve(
                     "Paused".into(),
                     Some(Reason::UserPaused),
                 ),
-                Action::Rewatch => _watcher = watcher(&settings, &tx),
+                Action::Rewatch => watching = watcher(&settings, &tx),
                 Action::ApproveDeletion => {
                     let (d, b) = (dir.clone(), settings.branch());
                     let approved =
@@ -285,7 +292,8 @@ async fn serve(
                         engine.set_folder(&id, SyncState::Syncing, "Syncing…".into(), None);
                     }
                     let (s, a) = (settings.clone(), accounts.clone());
-                    running = Some(Box::pin(async move { run_cycle(&s, &a).await }));
+                    let settled = watching.settled();
+                    running = Some(Box::pin(async move { run_cycle(&s, &a, settled).await }));
                 }
             }
         }
