@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ferry::sync::folder_choice::{check_drop, check_folder as check_dir, FolderCheck};
+use ferry::sync::folder_choice::FolderCheck;
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -30,7 +30,7 @@ fn app_overview(shell: &Shell) -> AppOverview {
     AppOverview {
         first_run,
         settings_problem,
-        status: shell.engine().overview().into(),
+        status: shell.app().overview().into(),
     }
 }
 
@@ -67,13 +67,13 @@ pub async fn choose_folder(
         return Ok(None);
     };
     let path = picked.into_path().map_err(|e| e.to_string())?;
-    Ok(Some(check_dir(&path, &shell.choice_context()).into()))
+    Ok(Some(shell.app().check_folder(&path).into()))
 }
 
 /// Can what was dropped on the window become a synced folder?
 #[tauri::command]
 pub fn check_dropped(shell: State<'_, Shell>, paths: Vec<PathBuf>) -> FolderCheck {
-    check_drop(&paths, &shell.choice_context()).into()
+    shell.app().check_dropped(&paths).into()
 }
 
 /// Keep a copy of the settings and start fresh (`ferry settings reset`).
@@ -86,7 +86,7 @@ pub fn reset_settings(shell: State<'_, Shell>) -> Result<AppOverview, String> {
 /// Streams status changes and drags to the UI until the window goes away.
 #[tauri::command]
 pub fn watch_events(shell: State<'_, Shell>, on_event: Channel<UiEvent>) {
-    let mut status = shell.engine().subscribe();
+    let mut status = shell.app().subscribe();
     let mut ui = shell.ui_events();
     tauri::async_runtime::spawn(async move {
         loop {
@@ -129,5 +129,5 @@ pub fn resume_syncing(shell: State<'_, Shell>) {
 /// Run a sync cycle for every folder now.
 #[tauri::command]
 pub fn sync_now(shell: State<'_, Shell>) {
-    shell.engine().sync_now();
+    shell.app().sync_now();
 }

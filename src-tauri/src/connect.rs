@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 
+use ferry::app::{NewFolder, Pages, ProjectPage, SignInLinks};
 use ferry::gitlab::account::Added;
-use ferry::gitlab::address;
 use ferry::gitlab::client::Project;
-use ferry::gitlab::diagnose::{self, CheckInput, Report};
+use ferry::gitlab::diagnose::Report;
 use ferry::gitlab::oauth::{App, SignInOptions};
 use ferry::secrets::Sensitive;
-use ferry::sync::setup::{self, ExistingFiles, SetUp};
+use ferry::sync::setup::{ExistingFiles, SetUp};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -56,45 +56,22 @@ impl From<ferry::gitlab::Error> for UiError {
 
 /// Checks a server address step by step (`ferry instance check URL`).
 #[tauri::command]
-pub async fn check_server(address: String, ca_file: Option<PathBuf>) -> Report {
-    diagnose::check(CheckInput {
-        address: &address,
-        ca_file: ca_file.as_deref(),
-        credential: None,
-        username: None,
-        project: None,
-    })
-    .await
+pub async fn check_server(
+    shell: State<'_, Shell>,
+    address: String,
+    ca_file: Option<PathBuf>,
+) -> Result<Report, UiError> {
+    Ok(shell
+        .app()
+        .check_server(&address, ca_file.as_deref(), None, None)
+        .await)
 }
 
-/// Where to create a token or register the application (`ferry instance links`).
-#[derive(Debug, Serialize)]
-pub struct Links {
-    /// The token creation page, name and scopes filled in.
-    pub token: String,
-    /// The same page on GitLab before 16.
-    pub token_before_16: String,
-    /// The scopes a token needs.
-    pub token_scopes: Vec<&'static str>,
-    /// The page where users register applications.
-    pub applications: String,
-    /// The redirect URI to register.
-    pub redirect_uri: &'static str,
-    /// The scopes to tick for the application.
-    pub oauth_scopes: Vec<&'static str>,
-}
-
-/// The sign-in links for a GitLab at `base_url` (as the check found it).
+/// The sign-in links for a GitLab at `base_url` (as the check found it;
+/// `ferry instance links`).
 #[tauri::command]
-pub fn sign_in_links(base_url: String) -> Links {
-    Links {
-        token: address::token_creation_url(&base_url),
-        token_before_16: address::token_creation_url_legacy(&base_url),
-        token_scopes: address::TOKEN_SCOPES.to_vec(),
-        applications: address::applications_url(&base_url),
-        redirect_uri: address::OAUTH_REDIRECT_URI,
-        oauth_scopes: address::OAUTH_SCOPES.to_vec(),
-    }
+pub fn sign_in_links(base_url: String) -> SignInLinks {
+    SignInLinks::for_gitlab(&base_url)
 }
 
 /// A file picker for the CA certificate an administrator handed out.
@@ -155,10 +132,9 @@ pub async fn connect_with_token(
     ca_file: Option<PathBuf>,
 ) -> Result<Connected, UiError> {
     let added = shell
-        .accounts()
-        .add_with_token(&address, Sensitive::new(token), ca_file, None)
+        .app()
+        .connect_with_token(&address, Sensitive::new(token), ca_file, None)
         .await?;
-    shell.accounts_changed();
     Ok(added.into())
 }
 
@@ -173,23 +149,6 @@ fn oauth_app(client_id: String, client_secret: Option<String>) -> App {
     }
 }
 
-/// Runs a browser sign-in that [`cancel_sign_in`] can stop.
-async fn cancellable_sign_in(
-    shell: &Shell,
-    sign_in: impl std::future::Future<Output = Result<Added, ferry::gitlab::account::AccountError>>
-        + Send
-        + 'static,
-) -> Result<Added, UiError> {
-    let task = tauri::async_runtime::spawn(sign_in);
-    shell.set_sign_in(Some(task.inner().abort_handle()));
-    let result = task.await;
-    shell.set_sign_in(None);
-    match result {
-        Ok(signed_in) => Ok(signed_in?),
-        Err(_) => Err(UiError::new("cancelled", "Sign-in cancelled.")),
-    }
-}
-
 /// Signs in through the browser with the user's OAuth application
 /// (`ferry instance add URL --oauth --client-id ID`). Waits for the browser;
 /// [`cancel_sign_in`] stops waiting.
@@ -201,22 +160,18 @@ pub async fn connect_with_oauth(
     client_secret: Option<String>,
     ca_file: Option<PathBuf>,
 ) -> Result<Connected, UiError> {
-    let accounts = shell.accounts();
     let app = oauth_app(client_id, client_secret);
-    let added = cancellable_sign_in(&shell, async move {
-        accounts
-            .add_with_oauth(
-                &address,
-                app,
-                ca_file,
-                None,
-                &SignInOptions::default(),
-                |_| {},
-            )
-            .await
-    })
-    .await?;
-    shell.accounts_changed();
+    let added = shell
+        .app()
+        .connect_with_oauth(
+            &address,
+            app,
+            ca_file,
+            None,
+            SignInOptions::default(),
+            |_| {},
+        )
+        .await?;
     Ok(added.into())
 }
 
@@ -229,10 +184,9 @@ pub async fn reconnect_with_token(
     token: String,
 ) -> Result<Connected, UiError> {
     let again = shell
-        .accounts()
+        .app()
         .reconnect_with_token(&instance, Sensitive::new(token))
         .await?;
-    shell.engine().sync_now();
     Ok(again.into())
 }
 
@@ -244,31 +198,18 @@ pub async fn reconnect_with_oauth(
     client_id: String,
     client_secret: Option<String>,
 ) -> Result<Connected, UiError> {
-    let accounts = shell.accounts();
     let app = oauth_app(client_id, client_secret);
-    let again = cancellable_sign_in(&shell, async move {
-        accounts
-            .reconnect_with_oauth(&instance, app, &SignInOptions::default(), |_| {})
-            .await
-    })
-    .await?;
-    shell.engine().sync_now();
+    let again = shell
+        .app()
+        .reconnect_with_oauth(&instance, app, SignInOptions::default(), |_| {})
+        .await?;
     Ok(again.into())
 }
 
 /// Stops waiting for a browser sign-in.
 #[tauri::command]
 pub fn cancel_sign_in(shell: State<'_, Shell>) {
-    shell.set_sign_in(None);
-}
-
-/// One page of repositories.
-#[derive(Debug, Serialize)]
-pub struct ProjectPage {
-    /// The repositories on this page.
-    pub projects: Vec<Project>,
-    /// The next page, if there is one.
-    pub next_page: Option<u32>,
+    shell.app().cancel_sign_in();
 }
 
 /// Repositories the account can push to, most recently active first
@@ -280,17 +221,11 @@ pub async fn list_projects(
     search: Option<String>,
     page: u32,
 ) -> Result<ProjectPage, UiError> {
-    let accounts = shell.accounts();
-    let instance = accounts.find(&instance)?;
-    let server = accounts.server(&instance)?;
-    let cred = accounts.credential(&instance).await?;
-    let (projects, next_page) = server
-        .pushable_projects_page(cred.as_credential(), search.as_deref(), page, 30)
-        .await?;
-    Ok(ProjectPage {
-        projects,
-        next_page,
-    })
+    let pages = Pages::One { page, per_page: 30 };
+    Ok(shell
+        .app()
+        .projects(&instance, search.as_deref(), pages)
+        .await?)
 }
 
 /// Creates a private repository in the user's own namespace
@@ -301,20 +236,7 @@ pub async fn create_project(
     instance: String,
     name: String,
 ) -> Result<Project, UiError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(UiError::new(
-            "empty_name",
-            "Give the new repository a name.",
-        ));
-    }
-    let accounts = shell.accounts();
-    let instance = accounts.find(&instance)?;
-    let server = accounts.server(&instance)?;
-    let cred = accounts.credential(&instance).await?;
-    Ok(server
-        .create_project(cred.as_credential(), name, None)
-        .await?)
+    Ok(shell.app().create_project(&instance, &name, None).await?)
 }
 
 /// A folder the wizard just set up.
@@ -346,24 +268,19 @@ pub async fn add_folder(
         Some("backup") => Some(ExistingFiles::Backup),
         _ => None,
     };
-    let accounts = shell.accounts();
-    let instance = accounts.find(&instance)?;
-    let added = setup::add_folder(
-        &accounts,
-        shell.store(),
-        &shell.dirs().config,
-        &instance,
-        &project,
-        &path,
-        None,
+    let new = NewFolder {
+        account: &instance,
+        project: &project,
+        dir: &path,
+        branch: None,
         existing,
-        move |p| {
+    };
+    let added = shell
+        .app()
+        .add_folder(new, move |p| {
             let _ = on_progress.send(p);
-        },
-    )
-    .await
-    .map_err(|e| UiError::new(e.code(), e.to_string()))?;
-    shell.folders_changed();
+        })
+        .await?;
     Ok(AddedFolder {
         id: added.folder.id,
         path: added.folder.path.display().to_string(),

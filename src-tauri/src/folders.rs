@@ -3,7 +3,7 @@
 //! files stay), list and check accounts, open a link.
 
 use ferry::config::AuthKind;
-use ferry::gitlab::diagnose::{self, CheckInput, Report};
+use ferry::gitlab::diagnose::Report;
 use serde::Serialize;
 use tauri::State;
 
@@ -113,23 +113,12 @@ pub fn list_accounts(shell: State<'_, Shell>) -> Result<Vec<AccountView>, UiErro
 /// (`ferry instance check NAME`).
 #[tauri::command]
 pub async fn test_account(shell: State<'_, Shell>, id: String) -> Result<Report, UiError> {
-    let accounts = shell.accounts();
-    let instance = accounts.find(&id)?;
-    let credential = accounts.credential(&instance).await.ok();
-    Ok(diagnose::check(CheckInput {
-        address: &instance.url,
-        ca_file: instance.ca_file.as_deref(),
-        credential,
-        username: instance.username.clone(),
-        project: None,
-    })
-    .await)
+    Ok(shell.app().check_account(&id, None).await?)
 }
 
 /// Removes an account and its saved sign-in (refused while folders use it).
 #[tauri::command]
 pub fn remove_account(shell: State<'_, Shell>, id: String) -> Result<(), UiError> {
-    shell.accounts().remove(&id)?;
-    shell.accounts_changed();
+    shell.app().remove_account(&id)?;
     Ok(())
 }

@@ -73,7 +73,7 @@ fn plain(text: &str) -> String {
 
 /// Shows notifications as the engine's status changes, if the user wants them.
 pub fn install(app: &AppHandle, shell: &Shell) {
-    let mut updates = shell.engine().subscribe();
+    let mut updates = shell.app().subscribe();
     let app = app.clone();
     let shell = shell.clone();
     tauri::async_runtime::spawn(async move {

@@ -1,14 +1,11 @@
 //! The shell's managed state: a cloneable handle over the engine, the
 //! settings store and the stream of UI events. No lock around the engine.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ferry::app::App;
 use ferry::config::{Config, ConfigError, ConfigStore};
-use ferry::gitlab::account::Accounts;
 use ferry::paths::StateDirs;
-use ferry::sync::folder_choice::ChoiceContext;
-use ferry::sync::Engine;
 use serde::Serialize;
 use tauri::DragDropEvent;
 use tokio::sync::broadcast;
@@ -25,7 +22,6 @@ pub struct Shell {
 
 struct Inner {
     app: App,
-    sign_in: Mutex<Option<tokio::task::AbortHandle>>,
     ui_events: broadcast::Sender<UiEvent>,
 }
 
@@ -54,7 +50,6 @@ impl Shell {
         Self {
             inner: Arc::new(Inner {
                 app: App::open(dirs),
-                sign_in: Mutex::new(None),
                 ui_events,
             }),
         }
@@ -75,11 +70,6 @@ impl Shell {
         self.inner.app.resume();
     }
 
-    /// The accounts and their sign-ins.
-    pub fn accounts(&self) -> Arc<Accounts> {
-        self.inner.app.accounts()
-    }
-
     /// The settings store.
     pub fn store(&self) -> &ConfigStore {
         self.inner.app.store()
@@ -90,34 +80,10 @@ impl Shell {
         self.inner.app.dirs()
     }
 
-    /// Remembers the browser sign-in in progress; `None` cancels it.
-    pub fn set_sign_in(&self, handle: Option<tokio::task::AbortHandle>) {
-        let mut slot = self.inner.sign_in.lock().unwrap_or_else(|e| e.into_inner());
-        let previous = std::mem::replace(&mut *slot, handle);
-        if let Some(previous) = previous {
-            previous.abort();
-        }
-    }
-
-    /// An account was added or removed: git must trust its CA file.
-    pub fn accounts_changed(&self) {
-        self.inner.app.trust_ca_files();
-    }
-
-    /// A folder was added or removed: stop or start its loop.
-    pub fn folders_changed(&self) {
-        self.inner.app.apply_settings();
-    }
-
     /// Starts syncing every configured folder (one loop each) on the app's runtime.
     pub fn start_syncing(&self) {
         let app = self.inner.app.clone();
         tauri::async_runtime::spawn(async move { app.start() });
-    }
-
-    /// The sync engine.
-    pub fn engine(&self) -> &Engine {
-        self.inner.app.engine()
     }
 
     /// The settings as they are on disk now.
@@ -128,12 +94,6 @@ impl Shell {
     /// Keeps a copy of the settings file and starts with fresh settings.
     pub fn reset_settings(&self) -> Result<Config, ConfigError> {
         self.inner.app.reset_settings()
-    }
-
-    /// What folder checks need to know about this user.
-    pub fn choice_context(&self) -> ChoiceContext {
-        let config = self.settings().unwrap_or_default();
-        ChoiceContext::for_user(&config, &self.dirs().config)
     }
 
     /// A receiver of UI events (drags over the window).

@@ -120,7 +120,7 @@ fn menu_key(overview: &Overview) -> (String, Vec<String>, bool) {
 
 /// Adds the tray icon and keeps it in step with the engine.
 pub fn install(app: &AppHandle, shell: &Shell) -> tauri::Result<()> {
-    let overview = shell.engine().overview();
+    let overview = shell.app().overview();
     let tray = TrayIconBuilder::with_id(TRAY_ID)
         .icon(Image::from_bytes(icon_png(overview.overall()))?)
         .tooltip(overview.tooltip())
@@ -129,7 +129,7 @@ pub fn install(app: &AppHandle, shell: &Shell) -> tauri::Result<()> {
         .on_menu_event(on_menu_event)
         .build(app)?;
 
-    let mut updates = shell.engine().subscribe();
+    let mut updates = shell.app().subscribe();
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         let mut shown = (menu_key(&overview), overview.overall());
@@ -165,7 +165,7 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
     tracing::info!(item = id, "tray menu");
     match id {
         "open" => window::show_main(app),
-        "sync_now" => shell.engine().sync_now(),
+        "sync_now" => shell.app().sync_now(),
         "pause" => shell.pause_for(None),
         "pause_hour" => shell.pause_for(Some(std::time::Duration::from_secs(3600))),
         "resume" => shell.resume(),

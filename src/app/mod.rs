@@ -11,7 +11,10 @@
 //! holds `running.lock` while it does: `ferry status` shows that live state,
 //! or, when nothing runs, each folder's last known state and says so.
 
+pub mod connect;
 pub mod published;
+
+pub use connect::{NewFolder, Pages, ProjectPage, SignInLinks};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -21,6 +24,7 @@ use crate::config::{Config, ConfigError, ConfigStore, Folder, Preferences};
 use crate::gitlab::account::Accounts;
 use crate::paths::StateDirs;
 use crate::sync::cycle;
+use crate::sync::folder_choice::{self, ChoiceContext, FolderChoice, FolderRejection};
 use crate::sync::worker::{self, CycleResult, FolderSettings, Msg};
 use crate::sync::{Engine, Overview};
 
@@ -42,6 +46,21 @@ pub enum AppError {
     /// A folder's account is gone from the settings.
     #[error("This folder's GitLab account was removed. Add the account again.")]
     AccountRemoved,
+    /// An account could not be used (signed in, found, saved).
+    #[error(transparent)]
+    Account(#[from] crate::gitlab::account::AccountError),
+    /// GitLab refused or could not be reached.
+    #[error(transparent)]
+    GitLab(#[from] crate::gitlab::Error),
+    /// A folder could not be set up.
+    #[error(transparent)]
+    Setup(#[from] crate::sync::setup::SetupError),
+    /// The user cancelled the browser sign-in.
+    #[error("Sign-in cancelled.")]
+    Cancelled,
+    /// A new project needs a name.
+    #[error("Give the new repository a name.")]
+    EmptyName,
 }
 
 impl AppError {
@@ -53,6 +72,24 @@ impl AppError {
             Self::Git(e) => e.code(),
             Self::Open(e) => e.code(),
             Self::AccountRemoved => "unknown_account",
+            Self::Account(e) => e.code(),
+            Self::GitLab(e) => e.code(),
+            Self::Setup(e) => e.code(),
+            Self::Cancelled => "cancelled",
+            Self::EmptyName => "empty_name",
+        }
+    }
+
+    /// Retry later, ask the user, or give up.
+    pub fn class(&self) -> crate::ErrorClass {
+        use crate::ErrorClass;
+        match self {
+            Self::Git(e) => e.class(),
+            Self::Account(e) => e.class(),
+            Self::GitLab(e) => e.class(),
+            Self::Setup(crate::sync::setup::SetupError::Account(e)) => e.class(),
+            Self::Settings(_) => ErrorClass::Fatal,
+            _ => ErrorClass::NeedsUser,
         }
     }
 }
@@ -77,6 +114,8 @@ struct Inner {
     publisher: Mutex<Option<published::Publisher>>,
     /// Follows the settings file while the engine runs.
     follower: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The browser sign-in in progress, which the user can cancel.
+    sign_in: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 /// How often the settings file is looked at while the engine runs.
@@ -108,6 +147,7 @@ impl App {
                 runtime: Mutex::new(None),
                 publisher: Mutex::new(None),
                 follower: Mutex::new(None),
+                sign_in: Mutex::new(None),
             }),
         }
     }
@@ -144,6 +184,30 @@ impl App {
     /// Every folder's status now.
     pub fn overview(&self) -> Overview {
         self.inner.engine.overview()
+    }
+
+    /// Can `dir` become a synced folder (for this user, beside the folders
+    /// already synced)? Why not, if not.
+    pub fn check_folder(&self, dir: &std::path::Path) -> Result<FolderChoice, FolderRejection> {
+        folder_choice::check_folder(dir, &self.choice_context())
+    }
+
+    /// Can what was dropped on the window become a synced folder?
+    pub fn check_dropped(
+        &self,
+        paths: &[std::path::PathBuf],
+    ) -> Result<FolderChoice, FolderRejection> {
+        folder_choice::check_drop(paths, &self.choice_context())
+    }
+
+    fn choice_context(&self) -> ChoiceContext {
+        let config = self.settings().unwrap_or_default();
+        ChoiceContext::for_user(&config, &self.inner.dirs.config)
+    }
+
+    /// Every folder's status, now and each time it changes.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Overview> {
+        self.inner.engine.subscribe()
     }
 
     /// Starts syncing every folder (one loop each) on the current Tokio
@@ -374,7 +438,12 @@ impl App {
     pub fn set_preferences(&self, preferences: Preferences) -> Result<Preferences, AppError> {
         let saved = preferences.normalized();
         let stored = saved.clone();
-        self.inner.store.update(move |c| c.preferences = stored)?;
+        let config = self.inner.store.update(move |c| {
+            c.preferences = stored;
+            c.clone()
+        })?;
+        // Where sign-ins are kept may have changed.
+        self.reload_accounts(&config);
         self.apply_settings();
         Ok(saved)
     }

@@ -1,54 +1,34 @@
 //! `ferry folder …`: adding, checking and removing synced folders.
 
-use super::instance::{account_failure, accounts_for};
+use super::instance::failure;
 use super::*;
 
-#[allow(clippy::too_many_arguments)]
+/// `ferry folder add`: sets up a folder for a project and saves it; a
+/// running Ferry (the desktop app too) starts syncing it within a second.
 pub(crate) fn run_folder_add(
-    instance: &str,
-    project: &str,
-    dir: &std::path::Path,
-    branch: Option<&str>,
-    existing: Option<ExistingFiles>,
+    app: &Ferry,
+    new: NewFolder<'_>,
     json: bool,
-    dirs: &StateDirs,
-    store: &ConfigStore,
 ) -> anyhow::Result<ExitCode> {
-    let accounts = accounts_for(dirs, store)?;
-    let account = match accounts.find(instance) {
-        Ok(a) => a,
-        Err(e) => return Ok(account_failure(e, json)),
-    };
-    trust_accounts_ca(dirs, store)?;
     let rt = runtime()?;
     let quiet = json;
     let last = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
-    let result = rt.block_on(setup::add_folder(
-        &accounts,
-        store,
-        &dirs.config,
-        &account,
-        project,
-        dir,
-        branch,
-        existing,
-        move |p| {
-            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-            if !quiet && last.elapsed() > Duration::from_millis(250) {
-                *last = std::time::Instant::now();
-                if p.total_files > 0 {
-                    eprintln!("Writing files: {}/{}", p.checked_out, p.total_files);
-                } else {
-                    eprintln!(
-                        "Downloading: {}/{} objects, {:.1} MiB",
-                        p.received_objects,
-                        p.total_objects,
-                        p.received_bytes as f64 / 1048576.0
-                    );
-                }
+    let result = rt.block_on(app.add_folder(new, move |p| {
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        if !quiet && last.elapsed() > Duration::from_millis(250) {
+            *last = std::time::Instant::now();
+            if p.total_files > 0 {
+                eprintln!("Writing files: {}/{}", p.checked_out, p.total_files);
+            } else {
+                eprintln!(
+                    "Downloading: {}/{} objects, {:.1} MiB",
+                    p.received_objects,
+                    p.total_objects,
+                    p.received_bytes as f64 / 1048576.0
+                );
             }
-        },
-    ));
+        }
+    }));
     match result {
         Ok(added) => {
             if json {
@@ -76,26 +56,8 @@ pub(crate) fn run_folder_add(
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
-            if json {
-                println!("{}", json!({"error": {"message": e.to_string()}}));
-            }
-            eprintln!("{e}");
-            Ok(ExitCode::FAILURE)
-        }
+        Err(e) => Ok(failure(e, json)),
     }
-}
-
-/// Lets git trust the private CAs of the configured accounts.
-fn trust_accounts_ca(dirs: &StateDirs, store: &ConfigStore) -> anyhow::Result<()> {
-    let config = store.load()?;
-    let files: Vec<PathBuf> = config
-        .instances
-        .iter()
-        .filter_map(|i| i.ca_file.clone())
-        .collect();
-    ferry::git::trust_ca_files(&files, &dirs.config)?;
-    Ok(())
 }
 
 /// `ferry folder allow-deletion DIR`: confirms the large deletion a folder

@@ -13,8 +13,8 @@ pub(crate) fn read_stdin_line(what: &str) -> anyhow::Result<Sensitive<String>> {
     Ok(Sensitive::new(line))
 }
 
-/// Prints an account error (and its JSON form) and returns exit code 1.
-pub(crate) fn account_failure(e: AccountError, json: bool) -> ExitCode {
+/// Prints an application error (and its JSON form) and returns exit code 1.
+pub(crate) fn failure(e: AppError, json: bool) -> ExitCode {
     if json {
         println!(
             "{}",
@@ -25,12 +25,25 @@ pub(crate) fn account_failure(e: AccountError, json: bool) -> ExitCode {
     ExitCode::FAILURE
 }
 
-pub(crate) fn accounts_for(dirs: &StateDirs, store: &ConfigStore) -> anyhow::Result<Accounts> {
-    let config = store.load()?;
-    Ok(Accounts::new(
-        &dirs.config,
-        ferry::secrets::store_for(&config, &dirs.config),
-    ))
+/// Prints what a connected account is, and its warnings.
+fn print_added(added: &Added, json: bool, again: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(added)?);
+    } else if again {
+        println!(
+            "Signed in again to {} as {}. Folders using “{}” continue syncing.",
+            added.instance.url, added.user.username, added.instance.name
+        );
+    } else {
+        println!(
+            "Connected to {} as {} ({}). Saved as “{}”.",
+            added.instance.url, added.user.name, added.user.username, added.instance.name
+        );
+    }
+    for w in &added.warnings {
+        eprintln!("Note: {w}");
+    }
+    Ok(())
 }
 
 fn print_report(report: &diagnose::Report, json: bool) -> anyhow::Result<()> {
@@ -53,11 +66,7 @@ fn print_report(report: &diagnose::Report, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn run_instance(
-    cmd: InstanceCommand,
-    dirs: &StateDirs,
-    store: &ConfigStore,
-) -> anyhow::Result<ExitCode> {
+pub(crate) fn run_instance(cmd: InstanceCommand, app: &Ferry) -> anyhow::Result<ExitCode> {
     match cmd {
         InstanceCommand::Add {
             url,
@@ -79,20 +88,21 @@ pub(crate) fn run_instance(
             );
             if store_token_in_file {
                 eprintln!("Warning: {PLAIN_FILE_WARNING}");
-                store.update(|c| c.preferences.sign_ins_in_plain_file = true)?;
+                let mut preferences = app.settings()?.preferences;
+                preferences.sign_ins_in_plain_file = true;
+                app.set_preferences(preferences)?;
             }
-            let accounts = accounts_for(dirs, store)?;
             let rt = runtime()?;
             let result = if token_stdin {
                 let token = read_stdin_line("access token")?;
-                rt.block_on(accounts.add_with_token(&url, token, ca_file, name))
+                rt.block_on(app.connect_with_token(&url, token, ca_file, name))
             } else {
                 let client_secret = if client_secret_stdin {
                     Some(read_stdin_line("application secret")?)
                 } else {
                     None
                 };
-                let app = App {
+                let oauth_app = App {
                     client_id: client_id.unwrap_or_default(),
                     client_secret,
                 };
@@ -101,7 +111,7 @@ pub(crate) fn run_instance(
                     timeout: Duration::from_secs(timeout),
                     open_browser: !no_browser,
                 };
-                rt.block_on(accounts.add_with_oauth(&url, app, ca_file, name, &options, |u| {
+                rt.block_on(app.connect_with_oauth(&url, oauth_app, ca_file, name, options, |u| {
                     eprintln!(
                         "Sign in to GitLab in your browser. If it doesn't open, open this address:\n  {u}\n\
                          (The application must be registered with the redirect URI {} and the scopes {}.)",
@@ -112,23 +122,10 @@ pub(crate) fn run_instance(
             };
             match result {
                 Ok(added) => {
-                    if json {
-                        println!("{}", serde_json::to_string(&added)?);
-                    } else {
-                        println!(
-                            "Connected to {} as {} ({}). Saved as “{}”.",
-                            added.instance.url,
-                            added.user.name,
-                            added.user.username,
-                            added.instance.name
-                        );
-                    }
-                    for w in &added.warnings {
-                        eprintln!("Note: {w}");
-                    }
+                    print_added(&added, json, false)?;
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e) => Ok(account_failure(e, json)),
+                Err(e) => Ok(failure(e, json)),
             }
         }
         InstanceCommand::Reconnect {
@@ -136,24 +133,13 @@ pub(crate) fn run_instance(
             token_stdin: _,
             json,
         } => {
-            let accounts = accounts_for(dirs, store)?;
             let token = read_stdin_line("access token")?;
-            match runtime()?.block_on(accounts.reconnect_with_token(&name, token)) {
+            match runtime()?.block_on(app.reconnect_with_token(&name, token)) {
                 Ok(again) => {
-                    if json {
-                        println!("{}", serde_json::to_string(&again)?);
-                    } else {
-                        println!(
-                            "Signed in again to {} as {}. Folders using “{}” continue syncing.",
-                            again.instance.url, again.user.username, again.instance.name
-                        );
-                    }
-                    for w in &again.warnings {
-                        eprintln!("Note: {w}");
-                    }
+                    print_added(&again, json, true)?;
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e) => Ok(account_failure(e, json)),
+                Err(e) => Ok(failure(e, json)),
             }
         }
         InstanceCommand::Check {
@@ -163,39 +149,20 @@ pub(crate) fn run_instance(
             project,
             json,
         } => {
-            let accounts = accounts_for(dirs, store)?;
             let rt = runtime()?;
-            let input = match accounts.find(&target) {
-                Ok(instance) => {
-                    let credential = match rt.block_on(accounts.credential(&instance)) {
-                        Ok(c) => Some(c),
-                        Err(e) => return Ok(account_failure(e, json)),
-                    };
-                    (
-                        instance.url.clone(),
-                        instance.ca_file.clone(),
-                        credential,
-                        instance.username.clone(),
-                    )
-                }
-                Err(_) => {
-                    let credential = if token_stdin {
-                        Some(ferry::gitlab::account::OwnedCredential::Personal(
-                            read_stdin_line("access token")?,
-                        ))
+            let report = match rt.block_on(app.check_account(&target, project.clone())) {
+                Ok(report) => report,
+                // Not an account: an address.
+                Err(AppError::Account(AccountError::UnknownAccount(_))) => {
+                    let token = if token_stdin {
+                        Some(read_stdin_line("access token")?)
                     } else {
                         None
                     };
-                    (target.clone(), ca_file, credential, None)
+                    rt.block_on(app.check_server(&target, ca_file.as_deref(), token, project))
                 }
+                Err(e) => return Ok(failure(e, json)),
             };
-            let report = rt.block_on(diagnose::check(CheckInput {
-                address: &input.0,
-                ca_file: input.1.as_deref(),
-                credential: input.2,
-                username: input.3,
-                project,
-            }));
             print_report(&report, json)?;
             Ok(if report.ok {
                 ExitCode::SUCCESS
@@ -204,44 +171,30 @@ pub(crate) fn run_instance(
             })
         }
         InstanceCommand::Links { url, ca_file, json } => {
-            let rt = runtime()?;
-            let server = match rt.block_on(ferry::gitlab::client::Server::find(
-                &url,
-                ca_file.as_deref(),
-            )) {
-                Ok(s) => s,
-                Err(e) => return Ok(account_failure(e.into(), json)),
+            let links = match runtime()?.block_on(app.sign_in_links(&url, ca_file.as_deref())) {
+                Ok(links) => links,
+                Err(e) => return Ok(failure(e, json)),
             };
-            let base = server.base();
-            let links = json!({
-                "base_url": base,
-                "token": address::token_creation_url(base),
-                "token_before_16": address::token_creation_url_legacy(base),
-                "token_scopes": address::TOKEN_SCOPES,
-                "applications": address::applications_url(base),
-                "redirect_uri": address::OAUTH_REDIRECT_URI,
-                "oauth_scopes": address::OAUTH_SCOPES,
-            });
             if json {
-                println!("{links}");
+                println!("{}", serde_json::to_string(&links)?);
             } else {
-                println!("GitLab found at {base}\n");
+                println!("GitLab found at {}\n", links.base_url);
                 println!("Personal access token — create one (name and scopes are filled in):");
-                println!("  {}", address::token_creation_url(base));
-                println!(
-                    "  (GitLab before 16: {})\n",
-                    address::token_creation_url_legacy(base)
-                );
+                println!("  {}", links.token);
+                println!("  (GitLab before 16: {})\n", links.token_before_16);
                 println!("OAuth application — register Ferry at:");
-                println!("  {}", address::applications_url(base));
-                println!("  Redirect URI: {}", address::OAUTH_REDIRECT_URI);
-                println!("  Scopes:       {}", address::OAUTH_SCOPES.join(" "));
-                println!("  Then: ferry instance add {base} --oauth --client-id <Application ID> [--client-secret-stdin]");
+                println!("  {}", links.applications);
+                println!("  Redirect URI: {}", links.redirect_uri);
+                println!("  Scopes:       {}", links.oauth_scopes.join(" "));
+                println!(
+                    "  Then: ferry instance add {} --oauth --client-id <Application ID> [--client-secret-stdin]",
+                    links.base_url
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
         InstanceCommand::List { json } => {
-            let instances = store.load()?.instances;
+            let instances = app.settings()?.instances;
             if json {
                 println!("{}", serde_json::to_string(&instances)?);
             } else if instances.is_empty() {
@@ -262,15 +215,12 @@ pub(crate) fn run_instance(
             }
             Ok(ExitCode::SUCCESS)
         }
-        InstanceCommand::Remove { target } => {
-            let accounts = accounts_for(dirs, store)?;
-            match accounts.remove(&target) {
-                Ok(i) => {
-                    println!("Removed the account “{}” and forgot its sign-in.", i.name);
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => Ok(account_failure(e, false)),
+        InstanceCommand::Remove { target } => match app.remove_account(&target) {
+            Ok(i) => {
+                println!("Removed the account “{}” and forgot its sign-in.", i.name);
+                Ok(ExitCode::SUCCESS)
             }
-        }
+            Err(e) => Ok(failure(e, false)),
+        },
     }
 }

@@ -19,16 +19,15 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use ferry::app::App as Ferry;
-use ferry::config::ConfigStore;
-use ferry::gitlab::account::{AccountError, Accounts};
+use ferry::app::{App as Ferry, AppError, NewFolder, Pages};
+use ferry::gitlab::account::{AccountError, Added};
 use ferry::gitlab::address;
-use ferry::gitlab::diagnose::{self, CheckInput, Outcome};
+use ferry::gitlab::diagnose::{self, Outcome};
 use ferry::gitlab::oauth::{App, SignInOptions};
 use ferry::paths::StateDirs;
 use ferry::secrets::{Sensitive, PLAIN_FILE_WARNING};
 use ferry::sync::cycle;
-use ferry::sync::folder_choice::{check_folder, ChoiceContext, FolderCheck};
+use ferry::sync::folder_choice::FolderCheck;
 use ferry::sync::setup::{self, ExistingFiles};
 use ferry::sync::Overview;
 
@@ -279,10 +278,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let dirs = StateDirs::resolve(cli.config_dir.as_deref())?;
-    let store = ConfigStore::new(&dirs.config);
+    if let Command::Sync { once, json } = cli.command {
+        return sync::run_sync(once, json, dirs);
+    }
+    let app = Ferry::open(dirs);
     match cli.command {
-        Command::Instance(cmd) => return instance::run_instance(cmd, &dirs, &store),
-        Command::Sync { once, json } => return sync::run_sync(once, json, dirs),
+        Command::Sync { .. } => unreachable!("handled above"),
+        Command::Instance(cmd) => return instance::run_instance(cmd, &app),
         Command::Folder(FolderCommand::Add {
             instance,
             project,
@@ -299,44 +301,49 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 None
             };
-            return folder::run_folder_add(
-                &instance,
-                &project,
-                &dir,
-                branch.as_deref(),
+            let new = NewFolder {
+                account: &instance,
+                project: &project,
+                dir: &dir,
+                branch: branch.as_deref(),
                 existing,
-                json,
-                &dirs,
-                &store,
-            );
+            };
+            return folder::run_folder_add(&app, new, json);
         }
         Command::Folder(FolderCommand::AllowDeletion { target }) => {
-            return folder::allow_deletion(&Ferry::open(dirs), &target)
+            return folder::allow_deletion(&app, &target)
         }
-        Command::Folder(FolderCommand::Remove { target }) => {
-            return folder::remove(&Ferry::open(dirs), &target)
-        }
+        Command::Folder(FolderCommand::Remove { target }) => return folder::remove(&app, &target),
         Command::Folder(FolderCommand::Pause { target }) => {
-            return folder::set_paused(&Ferry::open(dirs), &target, true)
+            return folder::set_paused(&app, &target, true)
         }
         Command::Folder(FolderCommand::Resume { target }) => {
-            return folder::set_paused(&Ferry::open(dirs), &target, false)
+            return folder::set_paused(&app, &target, false)
         }
         Command::Folder(FolderCommand::Open {
             target,
             file,
             gitlab,
-        }) => return folder::open(&Ferry::open(dirs), &target, file.as_deref(), gitlab),
+        }) => return folder::open(&app, &target, file.as_deref(), gitlab),
         Command::Repos {
             instance,
             search,
             create,
             namespace,
             json,
-        } => return repos::run_repos(instance, search, create, namespace, json, &dirs, &store),
-        Command::Status { json } => return sync::status(&Ferry::open(dirs), json),
+        } => {
+            return repos::run_repos(
+                &app,
+                &instance,
+                search.as_deref(),
+                create.as_deref(),
+                namespace.as_deref(),
+                json,
+            )
+        }
+        Command::Status { json } => return sync::status(&app, json),
         Command::Folder(FolderCommand::List { json }) => {
-            let config = store.load()?;
+            let config = app.settings()?;
             if json {
                 println!("{}", serde_json::to_string(&config.folders)?);
             } else if config.folders.is_empty() {
@@ -348,9 +355,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Folder(FolderCommand::Check { dir, json }) => {
-            let config = store.load()?;
-            let ctx = ChoiceContext::for_user(&config, &dirs.config);
-            let result = check_folder(&dir, &ctx);
+            let result = app.check_folder(&dir);
             if json {
                 let outcome = FolderCheck::from(result.clone());
                 println!("{}", serde_json::to_string(&outcome)?);
@@ -376,9 +381,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             });
         }
-        Command::Settings(SettingsCommand::Path) => println!("{}", store.path().display()),
+        Command::Settings(SettingsCommand::Path) => println!("{}", app.store().path().display()),
         Command::Settings(SettingsCommand::Reset) => {
-            match store.reset().context("resetting the settings")? {
+            match app.store().reset().context("resetting the settings")? {
                 Some(copy) => println!(
                     "Fresh settings saved. The old file was kept at {}.",
                     copy.display()

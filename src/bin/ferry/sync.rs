@@ -46,7 +46,7 @@ pub(crate) fn run_sync(once: bool, json: bool, dirs: StateDirs) -> anyhow::Resul
     }
     rt.block_on(async move {
         app.start();
-        let mut updates = app.engine().subscribe();
+        let mut updates = app.subscribe();
         let mut last_printed = String::new();
         loop {
             let overview = updates.borrow_and_update().clone();
