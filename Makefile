@@ -6,6 +6,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 .PHONY: bench run build release test demo icons deps deps-build deps-test ui ui-deps check-rust check-ui e2e
+.PHONY: toolchain deny
 
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -32,7 +33,20 @@ define apt_ensure
 	fi
 endef
 
-deps-build:
+# rust-toolchain.toml pins the Rust of the project's machines and CI. rustup knows
+# that Rust as `stable`; when stable is exactly the pinned version, name it so
+# too (a link, no download). Elsewhere rustup installs the pinned one as usual.
+RUST_PINNED := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+toolchain:
+	@host=$$(rustc +stable -vV 2>/dev/null | sed -n 's/^host: //p'); \
+	dir="$${RUSTUP_HOME:-$$HOME/.rustup}/toolchains"; \
+	if [ -n "$$host" ] && [ ! -e "$$dir/$(RUST_PINNED)-$$host" ] && \
+	   [ "$$(rustc +stable --version | cut -d' ' -f2)" = "$(RUST_PINNED)" ]; then \
+	  echo "Rust $(RUST_PINNED) is this machine's stable toolchain: linking it under that name"; \
+	  ln -sn "stable-$$host" "$$dir/$(RUST_PINNED)-$$host"; \
+	fi
+
+deps-build: toolchain
 	$(call apt_ensure,$(APT_BUILD) $(APT_RUN))
 
 deps-test: deps-build
@@ -41,6 +55,8 @@ deps-test: deps-build
 	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 	@command -v tauri-driver >/dev/null || [ -x "$$HOME/.cargo/bin/tauri-driver" ] || \
 	  $(CARGO) install tauri-driver --locked
+	@[ "$$($(CARGO) deny --version 2>/dev/null)" = "cargo-deny $(CARGO_DENY_VERSION)" ] || \
+	  $(CARGO) install cargo-deny --version $(CARGO_DENY_VERSION) --locked
 
 deps: deps-test
 
@@ -77,7 +93,25 @@ check-rust: ui
 e2e: build
 	$(CARGO) test -p ferry-e2e -- --test-threads=2
 
-test: deps-test check-ui check-rust e2e
+# cargo deny (deny.toml): licences, bans and sources, always. Advisories need the
+# RustSec advisory database, a git repository on GitHub that no package registry
+# serves and that neither these machines nor CI can reach, so they are checked
+# only when someone with internet has put a clone where cargo-deny looks:
+#   git clone --depth=1 --branch main https://github.com/RustSec/advisory-db \
+#     ~/.cargo/advisory-dbs/advisory-db-3157b0e258782691
+# (the folder `cargo deny fetch` makes; refresh it within 90 days or the check
+# fails as stale). Without it, this target says plainly that advisories were skipped.
+CARGO_DENY_VERSION := 0.20.2
+ADVISORY_DB := $(or $(CARGO_HOME),$(HOME)/.cargo)/advisory-dbs/advisory-db-3157b0e258782691
+deny: deps-test
+	$(CARGO) deny --workspace check licenses bans sources
+	@if [ -d "$(ADVISORY_DB)/.git" ]; then \
+	  $(CARGO) deny --workspace --offline check advisories; \
+	else \
+	  echo "cargo deny: advisories NOT checked: no RustSec database at $(ADVISORY_DB) (see the Makefile)"; \
+	fi
+
+test: deps-test deny check-ui check-rust e2e
 	@echo "All checks passed."
 
 # Benchmarks (release build): figures, not pass/fail.
