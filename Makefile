@@ -5,7 +5,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
-.PHONY: bench run build release test demo icons deps deps-build deps-test ui ui-deps check-rust check-ui e2e
+.PHONY: bench run build release test demo icons deps deps-build deps-test ui ui-deps check-rust check-ui e2e types check-types
 .PHONY: toolchain deny
 
 CARGO ?= cargo
@@ -84,7 +84,17 @@ icons:
 check-ui: ui-deps
 	cd ui && npm run check && npm test
 
-check-rust: ui
+# The UI's contract (ui/src/lib/bindings.ts: every type and command it uses),
+# generated from the shell's Rust code; commit it with the change.
+types: ui
+	FERRY_WRITE_BINDINGS=1 $(CARGO) test --bin ferry-desktop -- contract::bindings_match_the_rust_code
+
+# Fails when bindings.ts is not what the Rust code gives now, or when the main
+# window's capability and the registered commands differ (src-tauri/src/contract.rs).
+check-types: ui
+	$(CARGO) test --bin ferry-desktop -- contract::
+
+check-rust: ui check-types
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test

@@ -69,6 +69,7 @@ impl Config {
 
 /// User preferences, with the defaults a new user gets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Preferences {
     /// Start Ferry when the user logs in.
@@ -111,6 +112,7 @@ impl Preferences {
 
 /// How Ferry words the commits it makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum CommitMessageStyle {
     /// Names what changed: "Add 3 files, update index.md".
@@ -143,6 +145,7 @@ pub struct Instance {
 
 /// How an account signs in to GitLab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AuthKind {
     /// A personal access token pasted by the user.

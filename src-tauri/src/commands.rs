@@ -7,12 +7,13 @@ use ferry::sync::folder_choice::FolderCheck;
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
+use ts_rs::TS;
 
 use crate::events::{StatusView, UiEvent};
 use crate::state::{SettingsProblem, Shell};
 
 /// What the window needs to draw its first screen.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct AppOverview {
     /// Nothing is configured yet: show the welcome.
     pub first_run: bool,

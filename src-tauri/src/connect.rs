@@ -14,11 +14,12 @@ use ferry::sync::setup::{ExistingFiles, SetUp};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
+use ts_rs::TS;
 
 use crate::state::Shell;
 
 /// An error the UI shows: a stable code and a sentence for a content editor.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct UiError {
     /// Stable code (`missing_scopes`, `untrusted_certificate`, ...).
     pub code: String,
@@ -97,7 +98,7 @@ pub async fn choose_ca_file(window: tauri::WebviewWindow) -> Result<Option<Strin
 }
 
 /// A connected account, as the wizard shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct Connected {
     /// The account's id (for the next steps).
     pub instance: String,
@@ -240,7 +241,7 @@ pub async fn create_project(
 }
 
 /// A folder the wizard just set up.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct AddedFolder {
     /// Its id.
     pub id: String,

@@ -3,9 +3,10 @@
 
 use ferry::sync::{Overview, SyncState};
 use serde::Serialize;
+use ts_rs::TS;
 
 /// The status as the UI and tray draw it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct StatusView {
     /// The worst folder's state.
     pub overall: SyncState,
@@ -27,7 +28,7 @@ impl From<Overview> for StatusView {
 }
 
 /// One message to the UI.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum UiEvent {
     /// The engine's status changed.

@@ -6,6 +6,7 @@ use ferry::config::AuthKind;
 use ferry::gitlab::diagnose::Report;
 use serde::Serialize;
 use tauri::State;
+use ts_rs::TS;
 
 use crate::connect::UiError;
 use crate::state::Shell;
@@ -67,7 +68,7 @@ pub fn remove_folder(shell: State<'_, Shell>, id: String) -> Result<(), UiError>
 }
 
 /// An account as the Accounts screen shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct AccountView {
     /// Its id.
     pub id: String,

@@ -10,8 +10,19 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+include!("command_list.rs");
+
+/// Tauri's handler for the commands `with_commands!` lists.
+macro_rules! invoke_handler {
+    ($($module:ident :: $command:ident),* $(,)?) => {
+        tauri::generate_handler![$($module::$command),*]
+    };
+}
+
 mod commands;
 mod connect;
+#[cfg(test)]
+mod contract;
 mod events;
 mod folders;
 mod notify;
@@ -61,42 +72,7 @@ fn main() {
             Some(vec![HIDDEN]),
         ))
         .manage(shell)
-        .invoke_handler(tauri::generate_handler![
-            commands::overview,
-            commands::choose_folder,
-            commands::check_dropped,
-            commands::reset_settings,
-            commands::watch_events,
-            commands::pause_syncing,
-            commands::resume_syncing,
-            commands::sync_now,
-            connect::check_server,
-            connect::sign_in_links,
-            connect::choose_ca_file,
-            connect::connect_with_token,
-            connect::connect_with_oauth,
-            connect::cancel_sign_in,
-            connect::reconnect_with_token,
-            connect::reconnect_with_oauth,
-            connect::list_projects,
-            connect::create_project,
-            connect::add_folder,
-            folders::folder_sync_now,
-            folders::folder_set_paused,
-            folders::folder_allow_deletion,
-            folders::open_folder,
-            folders::open_file,
-            folders::open_in_gitlab,
-            folders::open_url,
-            folders::remove_folder,
-            folders::list_accounts,
-            folders::test_account,
-            folders::remove_account,
-            prefs::get_preferences,
-            prefs::set_preferences,
-            prefs::app_info,
-            prefs::open_logs,
-        ])
+        .invoke_handler(with_commands!(invoke_handler))
         .setup(|app| {
             let shell = app.state::<Shell>().inner().clone();
             if let Err(e) = tray::install(app.handle(), &shell) {

@@ -5,6 +5,7 @@ use ferry::config::Preferences;
 use serde::Serialize;
 use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt;
+use ts_rs::TS;
 
 use crate::connect::UiError;
 use crate::state::Shell;
@@ -50,7 +51,7 @@ pub fn apply_start_at_login(app: &AppHandle, wanted: bool) {
 }
 
 /// What the About screen shows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct AppInfo {
     /// Ferry's version.
     pub version: &'static str,

@@ -9,6 +9,7 @@ use ferry::paths::StateDirs;
 use serde::Serialize;
 use tauri::DragDropEvent;
 use tokio::sync::broadcast;
+use ts_rs::TS;
 
 use crate::events::UiEvent;
 
@@ -26,7 +27,7 @@ struct Inner {
 }
 
 /// The settings file could not be used; the UI explains and offers a fresh start.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct SettingsProblem {
     /// What is wrong and what to do.
     pub message: String,

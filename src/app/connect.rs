@@ -20,6 +20,7 @@ use super::{App, AppError};
 
 /// One page of the projects an account can push to.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProjectPage {
     /// The projects on this page, most recently active first.
     pub projects: Vec<Project>,
@@ -59,6 +60,7 @@ pub struct NewFolder<'a> {
 /// Where to sign in on a GitLab: the token page (name and scopes filled
 /// in) and the page where users register an OAuth application.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SignInLinks {
     /// The GitLab's base URL.
     pub base_url: String,

@@ -58,6 +58,7 @@ pub(crate) const SKIP_WORKTREE: u16 = 1 << 14;
 
 /// Something the user should know about one path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Note {
     /// The path inside the folder, as in the tree.
     pub path: String,
@@ -69,6 +70,7 @@ pub struct Note {
 
 /// The kinds of [`Note`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum NoteKind {
     /// A name from GitLab that git's own checks refuse: never written.

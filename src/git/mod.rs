@@ -271,6 +271,7 @@ pub struct Auth {
 
 /// Clone progress, for a progress bar.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Progress {
     /// Objects received so far.
     pub received_objects: usize,

@@ -90,6 +90,7 @@ pub struct SnapshotOutcome {
 
 /// A large deletion waiting for the user's approval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PendingDeletion {
     /// Files it deletes.
     pub deleted: usize,

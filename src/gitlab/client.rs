@@ -95,6 +95,7 @@ pub struct Version {
 
 /// The namespace a project lives in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Namespace {
     /// Numeric id (for creating projects in it).
     pub id: u64,
@@ -110,6 +111,7 @@ pub struct Namespace {
 
 /// A project, as the repository list shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Project {
     /// Numeric id.
     pub id: u64,

@@ -25,6 +25,7 @@ use super::Error;
 
 /// How a step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// It worked.
@@ -39,6 +40,7 @@ pub enum Outcome {
 
 /// One step of the check.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Step {
     /// Stable id (`dns`, `tls`, ...).
     pub id: &'static str,
@@ -54,6 +56,7 @@ pub struct Step {
 
 /// The whole check.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Report {
     /// What was checked.
     pub address: String,

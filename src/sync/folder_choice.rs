@@ -13,6 +13,7 @@ use serde::Serialize;
 
 /// A directory that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FolderChoice {
     /// The folder, with symbolic links resolved.
     pub path: PathBuf,
@@ -104,6 +105,7 @@ impl FolderRejection {
 
 /// The answer to "can this be a synced folder?", as the UI and `--json` see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum FolderCheck {
     /// Every check passed.

@@ -27,6 +27,7 @@ pub enum ExistingFiles {
 
 /// How the folder was set up.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case", tag = "how")]
 pub enum SetUp {
     /// Cloned into an empty folder.

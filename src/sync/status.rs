@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The state of one folder, ordered from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SyncState {
     /// The folder and GitLab are equal.
@@ -63,6 +64,7 @@ impl SyncState {
 /// Why a folder is in its state, for front ends to branch on (never on
 /// the message's words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The user paused it.
@@ -93,6 +95,7 @@ pub enum Reason {
 
 /// The status of one synced folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FolderStatus {
     /// The folder's [`crate::config::Folder::id`].
     pub id: String,
@@ -132,6 +135,7 @@ pub const RECENT_ACTIVITY: usize = 20;
 
 /// One file sent or received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Activity {
     /// When.
     pub at: DateTime<Utc>,
@@ -148,6 +152,7 @@ pub struct Activity {
 
 /// A snapshot of every folder's status: what the tray and window draw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Overview {
     /// Each configured folder.
     pub folders: Vec<FolderStatus>,
