@@ -103,23 +103,32 @@ check-rust: ui check-types
 e2e: build
 	$(CARGO) test -p ferry-e2e -- --test-threads=2
 
-# cargo deny (deny.toml): licences, bans and sources, always. Advisories need the
-# RustSec advisory database, a git repository on GitHub that no package registry
-# serves and that neither these machines nor CI can reach, so they are checked
-# only when someone with internet has put a clone where cargo-deny looks:
-#   git clone --depth=1 --branch main https://github.com/RustSec/advisory-db \
-#     ~/.cargo/advisory-dbs/advisory-db-3157b0e258782691
-# (the folder `cargo deny fetch` makes; refresh it within 90 days or the check
-# fails as stale). Without it, this target says plainly that advisories were skipped.
+# cargo deny (deny.toml): licences, bans, sources and advisories. The RustSec
+# advisory database is a git repository on GitHub that neither these machines
+# nor CI can reach: a live clone is used if one is where cargo-deny keeps it
+# (`cargo deny fetch`), else the snapshot vendored in deny/ (see deny/README.md)
+# is unpacked there as a repository dated as the snapshot, so the staleness
+# check sees its real age.
 CARGO_DENY_VERSION := 0.20.2
 ADVISORY_DB := $(or $(CARGO_HOME),$(HOME)/.cargo)/advisory-dbs/advisory-db-3157b0e258782691
+ADVISORY_SNAPSHOT_DATE := 2026-08-21T08:28:40+02:00
 deny: deps-test
 	$(CARGO) deny --workspace check licenses bans sources
-	@if [ -d "$(ADVISORY_DB)/.git" ]; then \
-	  $(CARGO) deny --workspace --offline check advisories; \
-	else \
-	  echo "cargo deny: advisories NOT checked: no RustSec database at $(ADVISORY_DB) (see the Makefile)"; \
+	@marker="$(ADVISORY_DB)/.ferry-snapshot"; \
+	if [ ! -d "$(ADVISORY_DB)/.git" ] || \
+	   { [ -f "$$marker" ] && [ "$$(cat "$$marker")" != "$(ADVISORY_SNAPSHOT_DATE)" ]; }; then \
+	  echo "cargo deny: using the advisory database snapshot of $(ADVISORY_SNAPSHOT_DATE) (deny/README.md)"; \
+	  rm -rf "$(ADVISORY_DB)" "$(ADVISORY_DB).tmp" && mkdir -p "$(ADVISORY_DB).tmp" && \
+	  tar -xzf deny/advisory-db.tar.gz -C "$(ADVISORY_DB).tmp" && \
+	  git -C "$(ADVISORY_DB).tmp" init -q -b main && \
+	  git -C "$(ADVISORY_DB).tmp" add -A && \
+	  GIT_AUTHOR_DATE="$(ADVISORY_SNAPSHOT_DATE)" GIT_COMMITTER_DATE="$(ADVISORY_SNAPSHOT_DATE)" \
+	  git -C "$(ADVISORY_DB).tmp" -c user.name=ferry -c user.email=ferry@localhost \
+	    commit -q -m "RustSec advisory-db snapshot (deny/README.md)" && \
+	  echo "$(ADVISORY_SNAPSHOT_DATE)" > "$(ADVISORY_DB).tmp/.ferry-snapshot" && \
+	  mv "$(ADVISORY_DB).tmp" "$(ADVISORY_DB)"; \
 	fi
+	$(CARGO) deny --workspace --offline check advisories
 
 test: deps-test deny check-ui check-rust e2e
 	@echo "All checks passed."
@@ -132,6 +141,9 @@ bench: deps-build
 	./target/release/ferry-bench sync
 
 # A local GitLab (ferry-testkit, real sign-in page) and the app, for trying the whole flow.
+# Every piece of its state stays under target/demo: settings, logs, the
+# demo's sign-ins (a plain file there, not your keyring), the window's web
+# data; a build from the checkout never registers a login item.
 DEMO_PORT ?= 8929
 demo: build
 	$(CARGO) build -p ferry-testkit
@@ -142,5 +154,10 @@ demo: build
 	trap 'kill $$tk 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 50); do [ -s target/demo/testkit.json ] && break; sleep 0.1; done; \
 	[ -s target/demo/testkit.json ] || { echo "ferry-testkit did not start (is port $(DEMO_PORT) free?)"; exit 1; }; \
-	echo "Starting Ferry with its own settings in target/demo/config (Ctrl+C stops both)."; \
-	FERRY_CONFIG_DIR=$(CURDIR)/target/demo/config ./target/debug/ferry-desktop
+	echo "Starting Ferry with all its state in target/demo (Ctrl+C stops both)."; \
+	mkdir -p target/demo/config target/demo/xdg/data target/demo/xdg/cache; \
+	[ -e target/demo/config/settings.toml ] || \
+	  printf 'version = 2\n\n[preferences]\nsign_ins_in_plain_file = true\n' > target/demo/config/settings.toml; \
+	FERRY_CONFIG_DIR=$(CURDIR)/target/demo/config \
+	XDG_DATA_HOME=$(CURDIR)/target/demo/xdg/data XDG_CACHE_HOME=$(CURDIR)/target/demo/xdg/cache \
+	./target/debug/ferry-desktop

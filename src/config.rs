@@ -72,7 +72,8 @@ impl Config {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Preferences {
-    /// Start Ferry when the user logs in.
+    /// Start Ferry when the user logs in: off until the user chooses it (the
+    /// wizard's last step offers it; see [`crate::app::login_item`]).
     pub start_at_login: bool,
     /// Show desktop notifications for things that need the user.
     pub notifications: bool,
@@ -90,7 +91,7 @@ pub struct Preferences {
 impl Default for Preferences {
     fn default() -> Self {
         Self {
-            start_at_login: true,
+            start_at_login: false,
             notifications: true,
             poll_interval_secs: 60,
             quiet_period_ms: 1000,

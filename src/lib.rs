@@ -7,7 +7,9 @@
 //! # Map
 //!
 //! - [`app`]: the Ferry running on this computer — the application both
-//!   front ends share; its methods are the use cases.
+//!   front ends share; its methods are the use cases (connect, add a
+//!   folder, pause, sync now, status…), and what it publishes for other
+//!   processes.
 //! - [`files`]: Ferry's own files, written atomically and locked.
 //! - [`config`]: the settings file (instances, folders, preferences), saved
 //!   atomically and never overwritten when it cannot be read.
@@ -19,10 +21,14 @@
 //!   a synced folder, contained by construction.
 //! - [`gitlab`]: finding a GitLab server, its REST API, OAuth sign-in,
 //!   connection diagnostics, and adding accounts.
-//! - [`sync`]: folders and their status: one serve loop per folder, the
-//!   cycle, setting a folder up, the status stream every front end
-//!   subscribes to, and the checks a directory must pass to become one.
-//! - [`watch`]: file-system watching, debounced into "something changed".
+//! - [`sync`]: folders and their status: one loop per folder (a state
+//!   machine and a thin driver), the one cycle function, setting a folder
+//!   up, the status stream every front end subscribes to, and the checks a
+//!   directory must pass to become one.
+//! - [`watch`]: file events into "something changed": at once for a file
+//!   saved whole, after the quiet period otherwise.
+//! - [`open`]: the one place that opens a web page, a folder or a file
+//!   for the user.
 //! - [`logging`]: `tracing` set-up, with a rotating log file for the desktop.
 //! - [`paths`]: where Ferry keeps its own state on this computer.
 //!
@@ -34,9 +40,14 @@
 //!
 //! # Limitations
 //!
-//! Linux and other Unix systems: the folder writer uses `openat`/`renameat2`
-//! (Windows needs its own swap, `ReplaceFileW`). Git LFS content arrives as
-//! pointer files.
+//! - Linux (and other Unix systems) only: the folder writer uses
+//!   `openat`/`renameat2`, and processes are told apart through `/proc`;
+//!   Windows needs its own swap (`ReplaceFileW`) and keyring backend.
+//! - Git LFS is not supported: LFS content arrives as pointer files, and
+//!   files added are committed as plain blobs.
+//! - A branch the user may not push to (GitLab's protected default branch
+//!   for a Developer) is not yet handled: the save stays committed locally
+//!   and the folder reports GitLab's refusal.
 
 pub mod app;
 pub mod config;

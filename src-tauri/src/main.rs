@@ -25,6 +25,7 @@ mod connect;
 mod contract;
 mod events;
 mod folders;
+mod login;
 mod notify;
 mod prefs;
 mod state;
@@ -81,7 +82,7 @@ fn main() {
             }
             notify::install(app.handle(), &shell);
             if let Ok(config) = shell.settings() {
-                prefs::apply_start_at_login(app.handle(), config.preferences.start_at_login);
+                login::at_start(app.handle(), config.preferences.start_at_login);
             }
             if std::env::args().any(|a| a == HIDDEN) {
                 // Started at login: live in the tray until asked for.

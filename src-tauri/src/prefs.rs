@@ -4,7 +4,6 @@
 use ferry::config::Preferences;
 use serde::Serialize;
 use tauri::{AppHandle, State};
-use tauri_plugin_autostart::ManagerExt;
 use ts_rs::TS;
 
 use crate::connect::UiError;
@@ -19,8 +18,8 @@ pub fn get_preferences(shell: State<'_, Shell>) -> Result<Preferences, UiError> 
         .map_err(|e| UiError::new("settings", e.to_string()))
 }
 
-/// Saves preferences and applies them: start at login at once, the check
-/// interval and commit style by restarting the folders' loops.
+/// Saves preferences and applies them: start at login at once (never from
+/// a development build), the rest handed to the running folders' loops.
 #[tauri::command]
 pub fn set_preferences(
     app: AppHandle,
@@ -31,23 +30,8 @@ pub fn set_preferences(
         .app()
         .set_preferences(preferences)
         .map_err(UiError::from)?;
-    apply_start_at_login(&app, saved.start_at_login);
+    crate::login::on_choice(&app, saved.start_at_login);
     Ok(saved)
-}
-
-/// Makes the login item match the preference.
-pub fn apply_start_at_login(app: &AppHandle, wanted: bool) {
-    let launcher = app.autolaunch();
-    let now = launcher.is_enabled().unwrap_or(false);
-    let result = match (wanted, now) {
-        (true, false) => launcher.enable(),
-        (false, true) => launcher.disable(),
-        _ => Ok(()),
-    };
-    match result {
-        Ok(()) => tracing::info!(enabled = wanted, "start at login"),
-        Err(e) => tracing::warn!("could not change starting at login: {e}"),
-    }
 }
 
 /// What the About screen shows.
@@ -59,15 +43,21 @@ pub struct AppInfo {
     pub logs: String,
     /// Where the settings are.
     pub settings: String,
+    /// A build run from a checkout: it never starts at login.
+    pub development_build: bool,
+    /// A login item starts Ferry now.
+    pub starts_at_login: bool,
 }
 
 /// Version and where Ferry keeps its files.
 #[tauri::command]
-pub fn app_info(shell: State<'_, Shell>) -> AppInfo {
+pub fn app_info(app: AppHandle, shell: State<'_, Shell>) -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION"),
         logs: shell.dirs().logs.display().to_string(),
         settings: shell.store().path().display().to_string(),
+        development_build: crate::login::development_build(&app),
+        starts_at_login: crate::login::starts_at_login(&app),
     }
 }
 

@@ -12,6 +12,7 @@
 //! or, when nothing runs, each folder's last known state and says so.
 
 pub mod connect;
+pub mod login_item;
 pub mod published;
 
 pub use connect::{NewFolder, Pages, ProjectPage, SignInLinks};

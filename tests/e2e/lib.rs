@@ -364,6 +364,25 @@ impl Desktop {
         self.root.path().join("home")
     }
 
+    /// A copy of the app outside the checkout, as an installed Ferry is
+    /// (a build under `target/` never starts at login).
+    pub fn installed_app(&self) -> PathBuf {
+        let dir = self.root.path().join("opt/ferry");
+        std::fs::create_dir_all(&dir).unwrap();
+        let installed = dir.join("ferry-desktop");
+        if !installed.exists() {
+            std::fs::copy(app_binary(), &installed).expect("copy the app");
+        }
+        installed
+    }
+
+    /// The login items in this desktop's home (`~/.config/autostart`).
+    pub fn login_items(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.home().join(".config/autostart"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+
     /// Ferry's isolated config dir (`FERRY_CONFIG_DIR`).
     pub fn config_dir(&self) -> PathBuf {
         self.root.path().join("config")
@@ -915,11 +934,16 @@ impl Driver {
 
     /// Launches the app in a new session.
     pub fn session(&self) -> Session<'_> {
+        self.session_of(&app_binary())
+    }
+
+    /// Launches the app at `app` (an installed copy) in a new session.
+    pub fn session_of(&self, app: &Path) -> Session<'_> {
         let caps = json!({
             "capabilities": {
                 "alwaysMatch": {
                     "browserName": "wry",
-                    "tauri:options": { "application": app_binary().display().to_string() }
+                    "tauri:options": { "application": app.display().to_string() }
                 }
             }
         });

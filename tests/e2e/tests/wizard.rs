@@ -31,7 +31,10 @@ fn activity(session: &Session<'_>, direction: &str, file: &str, timeout: Duratio
 fn the_token_wizard_sets_up_a_folder_that_then_syncs_both_ways() {
     let (desktop, kit) = desktop_and_kit(Options::default());
     let driver = Driver::start(&desktop);
-    let session = driver.session();
+    // An installed copy (outside the checkout): its last step offers
+    // starting at login.
+    let installed = desktop.installed_app();
+    let session = driver.session_of(&installed);
 
     // Steps 1 and 2, with the link to GitLab's token page.
     enter_address(&session, kit.url());
@@ -108,6 +111,20 @@ fn the_token_wizard_sets_up_a_folder_that_then_syncs_both_ways() {
                     .any(|o| o == &format!("{}/{PROJECT}", kit.url())))
             .then_some(())
         },
+    );
+    // Starting at login is offered, on by default, and pointed at this copy.
+    let offer = session.find("input[name=wizard-start-at-login]");
+    assert!(
+        session.attribute(&offer, "checked").is_some(),
+        "on by default"
+    );
+    let item = wait_for("the login item", Duration::from_secs(10), || {
+        desktop.login_items().into_iter().next()
+    });
+    let entry = std::fs::read_to_string(&item).unwrap();
+    assert!(
+        entry.contains(&format!("Exec={} --hidden", installed.display())),
+        "{entry}"
     );
     session.click(&session.find_with_text("button", "Go to your folders"));
 
@@ -351,6 +368,16 @@ fn a_conflict_shows_a_card_that_opens_both_versions_and_a_notification() {
     let session = driver.session();
     connect_with_token(&session, &kit, None);
     let dir = set_up_folder(&desktop, &session, PROJECT, "Website");
+    // Run from the checkout: no offer to start at login, and no login item.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(session
+        .find_all("input[name=wizard-start-at-login]")
+        .is_empty());
+    assert!(
+        desktop.login_items().is_empty(),
+        "{:?}",
+        desktop.login_items()
+    );
     session.click(&session.find_with_text("button", "Go to your folders"));
     wait_for("the folder to be synced", Duration::from_secs(20), || {
         (card_state(&session) == "synced").then_some(())

@@ -103,7 +103,15 @@ export type AppInfo = {
   /**
    * Where the settings are.
    */
-  settings: string, };
+  settings: string,
+  /**
+   * A build run from a checkout: it never starts at login.
+   */
+  development_build: boolean,
+  /**
+   * A login item starts Ferry now.
+   */
+  starts_at_login: boolean, };
 
 /**
  * What the window needs to draw its first screen.
@@ -324,7 +332,8 @@ export type PendingDeletion = {
  */
 export type Preferences = {
   /**
-   * Start Ferry when the user logs in.
+   * Start Ferry when the user logs in: off until the user chooses it (the
+   * wizard's last step offers it; see [`crate::app::login_item`]).
    */
   start_at_login: boolean,
   /**
@@ -698,8 +707,8 @@ export type Commands = {
   /** The user's preferences as saved. */
   get_preferences: { args: Record<string, never>; result: Preferences };
   /**
-   * Saves preferences and applies them: start at login at once, the check
-   * interval and commit style by restarting the folders' loops.
+   * Saves preferences and applies them: start at login at once (never from
+   * a development build), the rest handed to the running folders' loops.
    */
   set_preferences: { args: { preferences: Preferences }; result: Preferences };
   /** Version and where Ferry keeps its files. */

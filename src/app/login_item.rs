@@ -1,0 +1,146 @@
+//! Starting Ferry at login: when the desktop app may register itself as a
+//! login item, and what it does about one when it starts.
+//!
+//! Trying Ferry leaves no trace: a build run from a checkout (`make run`,
+//! `make demo`, the tests) never registers a login item, and removes one
+//! that an earlier run from a checkout left behind. An installed Ferry
+//! registers one only when the user chose it (the wizard's last step
+//! offers it, on by default; Settings turns it on and off), and keeps it
+//! pointing at the binary that runs now (after an update or a move).
+
+use std::path::{Component, Path};
+
+/// What to do with the login item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Register it (again), pointing at the running binary.
+    Register,
+    /// Remove it.
+    Remove,
+    /// Leave things as they are.
+    Leave,
+}
+
+/// True when `exe` is a build inside a checkout (`…/target/debug/…`,
+/// `…/target/<triple>/release/…`), not an installed Ferry.
+pub fn is_development_build(exe: &Path) -> bool {
+    let names: Vec<&std::ffi::OsStr> = exe
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    names.iter().enumerate().any(|(i, n)| {
+        *n == "target"
+            && names[i + 1..]
+                .iter()
+                .take(2)
+                .any(|p| *p == "debug" || *p == "release")
+    })
+}
+
+/// What to do when Ferry starts from `exe`, the user wants (`wanted`) to
+/// start at login or not, and a login item points at `registered` (if one
+/// exists). Never registers one the user didn't choose.
+pub fn at_start(exe: &Path, wanted: bool, registered: Option<&Path>) -> Change {
+    match registered {
+        None => Change::Leave,
+        // Left by an earlier run from a checkout: it would start a build
+        // that may be gone, without the settings it was run with.
+        Some(at) if is_development_build(at) => Change::Remove,
+        // An installed Ferry's item; a development build leaves it alone.
+        Some(_) if is_development_build(exe) => Change::Leave,
+        Some(at) if wanted && at != exe => Change::Register,
+        Some(_) if wanted => Change::Leave,
+        Some(_) => Change::Remove,
+    }
+}
+
+/// What to do when the user's preference is saved as `wanted` (whether it
+/// changed or not) and a login item points at `registered`, if one exists.
+pub fn on_choice(exe: &Path, wanted: bool, registered: Option<&Path>) -> Change {
+    match registered {
+        _ if wanted && is_development_build(exe) => Change::Leave,
+        Some(at) if wanted && at == exe => Change::Leave,
+        _ if wanted => Change::Register,
+        Some(_) => Change::Remove,
+        None => Change::Leave,
+    }
+}
+
+/// The program a freedesktop autostart entry (`Exec=…`) starts.
+pub fn autostart_program(desktop_entry: &str) -> Option<&Path> {
+    let exec = desktop_entry
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Exec="))?;
+    let exec = exec.trim();
+    let program = match exec.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next()?,
+        None => exec.split_whitespace().next()?,
+    };
+    Some(Path::new(program))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHECKOUT: &str = "/home/ed/src/ferry/target/debug/ferry-desktop";
+    const INSTALLED: &str = "/usr/bin/ferry-desktop";
+
+    #[test]
+    fn builds_in_a_checkout_are_told_from_installed_ones() {
+        assert!(is_development_build(Path::new(CHECKOUT)));
+        assert!(is_development_build(Path::new(
+            "/w/target/x86_64-pc-windows-gnu/release/ferry-desktop.exe"
+        )));
+        assert!(!is_development_build(Path::new(INSTALLED)));
+        assert!(!is_development_build(Path::new(
+            "/home/ed/Applications/target-practice/ferry-desktop"
+        )));
+        assert!(!is_development_build(Path::new("/opt/target/bin/ferry")));
+    }
+
+    #[test]
+    fn a_checkout_never_registers_and_cleans_up_after_itself() {
+        let exe = Path::new(CHECKOUT);
+        assert_eq!(at_start(exe, true, None), Change::Leave);
+        assert_eq!(at_start(exe, true, Some(exe)), Change::Remove);
+        assert_eq!(
+            at_start(exe, true, Some(Path::new(INSTALLED))),
+            Change::Leave,
+            "an installed Ferry's item is not a checkout's to remove"
+        );
+        assert_eq!(on_choice(exe, true, None), Change::Leave);
+        assert_eq!(on_choice(exe, false, Some(exe)), Change::Remove);
+        assert_eq!(on_choice(exe, false, None), Change::Leave);
+    }
+
+    #[test]
+    fn an_installed_ferry_registers_only_by_choice_and_keeps_the_item_current() {
+        let exe = Path::new(INSTALLED);
+        assert_eq!(at_start(exe, true, None), Change::Leave, "never silently");
+        assert_eq!(at_start(exe, true, Some(exe)), Change::Leave);
+        assert_eq!(
+            at_start(exe, true, Some(Path::new("/opt/old/ferry-desktop"))),
+            Change::Register
+        );
+        assert_eq!(at_start(exe, false, Some(exe)), Change::Remove);
+        assert_eq!(on_choice(exe, true, None), Change::Register);
+        assert_eq!(on_choice(exe, true, Some(exe)), Change::Leave);
+        assert_eq!(on_choice(exe, false, Some(exe)), Change::Remove);
+    }
+
+    #[test]
+    fn the_program_of_an_autostart_entry() {
+        let entry = "[Desktop Entry]\nType=Application\nExec=/usr/bin/ferry-desktop --hidden\n";
+        assert_eq!(autostart_program(entry), Some(Path::new(INSTALLED)));
+        let quoted = "Exec=\"/home/ed/My Apps/ferry-desktop\" --hidden";
+        assert_eq!(
+            autostart_program(quoted),
+            Some(Path::new("/home/ed/My Apps/ferry-desktop"))
+        );
+        assert_eq!(autostart_program("[Desktop Entry]\n"), None);
+    }
+}
