@@ -15,6 +15,8 @@
 //! start with `//` and trailing `//` comments are skipped; `/* */` block
 //! comments and raw strings are read as code.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use std::path::Path;
 
 /// One boundary: code under `within` and not under `except` must not contain

@@ -1,6 +1,8 @@
 //! The `ferry` CLI as a user or script runs it: real binary, real files,
 //! an isolated config dir.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -121,7 +123,7 @@ fn folder_check_rejects_a_folder_the_user_cannot_write_to() {
     std::fs::create_dir_all(&locked).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
 
-    let is_root = unsafe { libc::geteuid() } == 0;
+    let is_root = rustix::process::geteuid().is_root();
     let out = if is_root {
         // Copy the binary where `nobody` can run it, and let it traverse the fixture.
         let bin_dir = f.root.join("bin");

@@ -2,6 +2,8 @@
 //! accounts with a token or OAuth, every kind of bad input (each with a
 //! clear message and nothing saved), TLS with a private CA, token refresh.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

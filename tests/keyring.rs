@@ -3,6 +3,8 @@
 //! token goes to the keyring and nowhere else, survives across processes,
 //! and that a missing or locked keyring is explained and saves nothing.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! `HTTP(S)_PROXY` and `NO_PROXY` are honoured. (Its own test binary: it
 //! changes the process environment.)
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use ferry::gitlab::client::Server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

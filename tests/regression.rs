@@ -8,6 +8,8 @@
 //! Linux, as root (loop devices, FUSE, tmpfs). Sizes are smaller than the
 //! findings' where noted (DS-2: 64 MiB instead of 200 MB).
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

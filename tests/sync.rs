@@ -4,6 +4,8 @@
 //! the end: nothing lost, converged, intact, forward only, no leak, quiet,
 //! contained. The world and the checks are in tests/common/world.rs.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::process::{Command, Stdio};

@@ -229,6 +229,7 @@ impl From<std::io::Error> for GitError {
 /// small windows (so a multi-gigabyte pack never needs as much address
 /// space or memory), and, where the system can't flush a whole file system
 /// at once, libgit2 fsyncs every object, ref and index it writes.
+#[allow(unsafe_code)] // libgit2's global options have no safe setter.
 fn durable_gitdir() {
     static WINDOWS: std::sync::Once = std::sync::Once::new();
     WINDOWS.call_once(|| {
@@ -325,6 +326,7 @@ fn callbacks<'a>(
 
 /// Makes libgit2 trust the system's certificates plus `ca_files` (private
 /// CAs of configured accounts). Process-wide, as libgit2's setting is.
+#[allow(unsafe_code)] // libgit2's CA file option is an unsafe global setter.
 pub fn trust_ca_files(ca_files: &[PathBuf], state_dir: &Path) -> Result<(), GitError> {
     if ca_files.is_empty() {
         return Ok(());

@@ -266,6 +266,7 @@ fn cpu_seconds(pid: u32) -> f64 {
 /// Runs `cmd` to the end: its wall time, peak resident memory, and peak
 /// anonymous memory (sampled; the rest is file pages mapped from disk,
 /// which the system can drop), both in MiB.
+#[allow(unsafe_code)] // wait4(2) with rusage has no std or rustix wrapper.
 fn timed_peak(mut cmd: Command) -> (Duration, f64, f64) {
     let t = Instant::now();
     let child = cmd

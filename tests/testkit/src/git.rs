@@ -147,6 +147,7 @@ pub fn seed(
 }
 
 /// The newest commit of `branch`, as GitLab's branch API describes it.
+#[allow(missing_docs)] // Fields as GitLab's API and git name them.
 pub struct CommitInfo {
     pub id: String,
     pub parent_ids: Vec<String>,
@@ -218,6 +219,7 @@ pub fn http_backend_path() -> PathBuf {
 }
 
 /// One request for the CGI.
+#[allow(missing_docs)] // Fields as GitLab's API and git name them.
 pub struct CgiRequest {
     pub project_root: PathBuf,
     /// `/namespace/project.git/info/refs` and the like.

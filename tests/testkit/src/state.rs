@@ -37,6 +37,7 @@ pub const ALL_SCOPES: &[&str] = &[
 ];
 
 /// A GitLab user.
+#[allow(missing_docs)] // Fields as GitLab's API and git name them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
     pub id: u64,
@@ -50,6 +51,7 @@ pub struct User {
 }
 
 /// A personal access token.
+#[allow(missing_docs)] // Fields as GitLab's API and git name them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PersonalToken {
     pub id: u64,
@@ -64,6 +66,7 @@ pub struct PersonalToken {
 }
 
 /// A registered OAuth application.
+#[allow(missing_docs)] // Fields as GitLab's API and git name them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OAuthApp {
     pub id: u64,
@@ -77,6 +80,7 @@ pub struct OAuthApp {
 }
 
 /// An issued OAuth access token and its refresh token (one row, as in Doorkeeper).
+#[allow(missing_docs)] // Fields as GitLab's API and git name them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OAuthToken {
     pub id: u64,
@@ -98,6 +102,7 @@ impl OAuthToken {
 }
 
 /// An authorization code waiting to be exchanged.
+#[allow(missing_docs)] // Fields as GitLab's API and git name them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Grant {
     pub code: String,
@@ -112,6 +117,7 @@ pub struct Grant {
 }
 
 /// A user's or a group's namespace.
+#[allow(missing_docs)] // Fields as GitLab's API and git name them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Namespace {
     pub id: u64,
@@ -127,6 +133,7 @@ pub struct Namespace {
 }
 
 /// A project (repository).
+#[allow(missing_docs)] // Fields as GitLab's API and git name them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Project {
     pub id: u64,
@@ -149,6 +156,7 @@ pub struct Project {
 }
 
 /// Everything the server knows.
+#[allow(missing_docs)] // Fields as GitLab's API and git name them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Data {
     pub next_id: u64,
