@@ -918,3 +918,89 @@ fn a_running_ferry_follows_pause_resume_add_and_remove_made_by_another_ferry() {
         "the first folder received the second's file"
     );
 }
+
+/// Issue 12 (one app): every desktop action has its CLI twin, and it
+/// reaches the Ferry that syncs — here `ferry sync`, the desktop app alike
+/// (both run `ferry::app::App`): pause for a while, resume, sync now, and
+/// the preferences with the Settings screen's validation.
+#[test]
+fn pause_resume_sync_now_and_preferences_from_the_cli_reach_the_ferry_that_syncs() {
+    let w = World::new(&["a"]);
+    let c = &w.clients[0];
+    let dir = w.dir(0).to_str().unwrap().to_string();
+
+    // Nothing runs yet: nothing to pause, and the CLI says so.
+    let lonely = w.ferry(c, &["pause"], "");
+    assert_eq!(lonely.status.code(), Some(1), "{}", text(&lonely));
+    assert!(text(&lonely).contains("isn't running"), "{}", text(&lonely));
+
+    let _daemon = w.daemon(0);
+    let status = || -> Value {
+        let out = w.ferry(c, &["status", "--json"], "");
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || status()["folders"][0]["state"]
+            == "synced"),
+        "{}",
+        status()
+    );
+
+    let paused = w.ferry(c, &["pause", "--for", "10m"], "");
+    assert!(paused.status.success(), "{}", text(&paused));
+    assert!(text(&paused).contains("10 minutes"), "{}", text(&paused));
+    assert!(
+        wait_until(Duration::from_secs(10), || status()["paused"] == true),
+        "the running Ferry is paused: {}",
+        status()
+    );
+    write(w.dir(0), "during-pause.md", b"waits for resume\n");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !w.server_files().contains_key("during-pause.md"),
+        "nothing is sent while paused"
+    );
+    let resumed = w.ferry(c, &["resume"], "");
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    assert!(
+        wait_until(Duration::from_secs(20), || w
+            .server_files()
+            .contains_key("during-pause.md")),
+        "resuming sends what waited: {}",
+        status()
+    );
+    assert_eq!(status()["paused"], false);
+
+    let now = w.ferry(c, &["sync-now", &dir], "");
+    assert!(now.status.success(), "{}", text(&now));
+    let all = w.ferry(c, &["sync-now"], "");
+    assert!(all.status.success(), "{}", text(&all));
+    let unknown = w.ferry(c, &["sync-now", "/nowhere/at/all"], "");
+    assert_eq!(unknown.status.code(), Some(1), "{}", text(&unknown));
+    assert!(
+        text(&unknown).contains("No synced folder"),
+        "{}",
+        text(&unknown)
+    );
+
+    // Preferences: saved with the Settings screen's limits.
+    let set = w.ferry(c, &["settings", "set", "poll_interval_secs", "5"], "");
+    assert!(set.status.success(), "{}", text(&set));
+    assert!(
+        text(&set).contains("poll_interval_secs = 15"),
+        "{}",
+        text(&set)
+    );
+    let shown = w.ferry(c, &["settings", "show", "--json"], "");
+    let prefs: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(prefs["poll_interval_secs"], 15, "{prefs}");
+    for bad in [
+        &["settings", "set", "poll_interval_secs", "often"][..],
+        &["settings", "set", "no_such_thing", "1"],
+        &["settings", "set", "start_at_login", "true"],
+    ] {
+        let out = w.ferry(c, bad, "");
+        assert_eq!(out.status.code(), Some(1), "{bad:?}: {}", text(&out));
+    }
+    w.check_invariants(&[b"waits for resume\n"]);
+}

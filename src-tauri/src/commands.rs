@@ -9,6 +9,7 @@ use tauri::ipc::Channel;
 use tauri::State;
 use ts_rs::TS;
 
+use crate::connect::UiError;
 use crate::events::{StatusView, UiEvent};
 use crate::state::{SettingsProblem, Shell};
 
@@ -117,18 +118,19 @@ pub fn watch_events(shell: State<'_, Shell>, on_event: Channel<UiEvent>) {
 
 /// Pause all syncing, for `minutes` or until resumed.
 #[tauri::command]
-pub fn pause_syncing(shell: State<'_, Shell>, minutes: Option<u64>) {
-    shell.pause_for(minutes.map(|m| std::time::Duration::from_secs(m * 60)));
+pub fn pause_syncing(shell: State<'_, Shell>, minutes: Option<u64>) -> Result<(), UiError> {
+    let duration = minutes.map(|m| std::time::Duration::from_secs(m * 60));
+    Ok(shell.app().pause_for(duration)?)
 }
 
 /// Resume syncing.
 #[tauri::command]
-pub fn resume_syncing(shell: State<'_, Shell>) {
-    shell.resume();
+pub fn resume_syncing(shell: State<'_, Shell>) -> Result<(), UiError> {
+    Ok(shell.app().resume()?)
 }
 
 /// Run a sync cycle for every folder now.
 #[tauri::command]
-pub fn sync_now(shell: State<'_, Shell>) {
-    shell.app().sync_now();
+pub fn sync_now(shell: State<'_, Shell>) -> Result<(), UiError> {
+    Ok(shell.app().sync_now()?)
 }

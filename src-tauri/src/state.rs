@@ -61,16 +61,6 @@ impl Shell {
         &self.inner.app
     }
 
-    /// Pauses all syncing, until [`Shell::resume`] or for `duration`.
-    pub fn pause_for(&self, duration: Option<std::time::Duration>) {
-        self.inner.app.pause_for(duration);
-    }
-
-    /// Resumes syncing after a pause.
-    pub fn resume(&self) {
-        self.inner.app.resume();
-    }
-
     /// The settings store.
     pub fn store(&self) -> &ConfigStore {
         self.inner.app.store()

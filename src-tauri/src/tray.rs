@@ -163,18 +163,30 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
     let shell = app.state::<Shell>();
     let id = event.id().as_ref();
     tracing::info!(item = id, "tray menu");
-    match id {
-        "open" => window::show_main(app),
+    let done = match id {
         "sync_now" => shell.app().sync_now(),
-        "pause" => shell.pause_for(None),
-        "pause_hour" => shell.pause_for(Some(std::time::Duration::from_secs(3600))),
-        "resume" => shell.resume(),
+        "pause" => shell.app().pause_for(None),
+        "pause_hour" => shell
+            .app()
+            .pause_for(Some(std::time::Duration::from_secs(3600))),
+        "resume" => shell.app().resume(),
         "quit" => {
             tracing::info!("quit from the tray");
             app.exit(0);
+            Ok(())
         }
-        other if other.starts_with("folder:") => window::show_main(app),
-        _ => {}
+        "open" => {
+            window::show_main(app);
+            Ok(())
+        }
+        other if other.starts_with("folder:") => {
+            window::show_main(app);
+            Ok(())
+        }
+        _ => Ok(()),
+    };
+    if let Err(e) = done {
+        tracing::warn!(item = id, "the tray's request failed: {e}");
     }
 }
 

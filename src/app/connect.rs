@@ -207,7 +207,8 @@ impl App {
         token: Sensitive<String>,
     ) -> Result<Added, AppError> {
         let again = self.accounts().reconnect_with_token(account, token).await?;
-        self.sync_now();
+        // Its folders retry now, wherever they sync (if anywhere).
+        let _ = self.sync_now();
         Ok(again)
     }
 
@@ -229,7 +230,8 @@ impl App {
                     .await
             })
             .await?;
-        self.sync_now();
+        // Its folders retry now, wherever they sync (if anywhere).
+        let _ = self.sync_now();
         Ok(again)
     }
 

@@ -9,9 +9,12 @@
 //! Whichever process runs the engine (the desktop app or `ferry sync`)
 //! publishes the live status in `status.json` beside the settings, and
 //! holds `running.lock` while it does: `ferry status` shows that live state,
-//! or, when nothing runs, each folder's last known state and says so.
+//! or, when nothing runs, each folder's last known state and says so. It
+//! also listens on `control.sock` ([`control`]): pause, resume and sync now
+//! called in another process reach it.
 
 pub mod connect;
+pub mod control;
 pub mod login_item;
 pub mod published;
 
@@ -62,6 +65,14 @@ pub enum AppError {
     /// A new project needs a name.
     #[error("Give the new repository a name.")]
     EmptyName,
+    /// No Ferry process is syncing to ask.
+    #[error(
+        "Ferry isn't running, so nothing is syncing. Start the Ferry app (or `ferry sync`) first."
+    )]
+    NotRunning,
+    /// The running Ferry refused a request (its reason).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl AppError {
@@ -78,6 +89,8 @@ impl AppError {
             Self::Setup(e) => e.code(),
             Self::Cancelled => "cancelled",
             Self::EmptyName => "empty_name",
+            Self::NotRunning => "not_running",
+            Self::Refused(_) => "refused",
         }
     }
 
@@ -115,6 +128,9 @@ struct Inner {
     publisher: Mutex<Option<published::Publisher>>,
     /// Follows the settings file while the engine runs.
     follower: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Listens for requests from other Ferry processes while this one
+    /// runs the engine.
+    control: Mutex<Option<control::Listener>>,
     /// The browser sign-in in progress, which the user can cancel.
     sign_in: Mutex<Option<tokio::task::AbortHandle>>,
 }
@@ -148,6 +164,7 @@ impl App {
                 runtime: Mutex::new(None),
                 publisher: Mutex::new(None),
                 follower: Mutex::new(None),
+                control: Mutex::new(None),
                 sign_in: Mutex::new(None),
             }),
         }
@@ -229,7 +246,15 @@ impl App {
             .unwrap_or_else(|e| e.into_inner());
         if publisher.is_none() {
             match published::Publisher::start(&self.inner.dirs.config, &self.inner.engine) {
-                Ok(p) => *publisher = Some(p),
+                Ok(p) => {
+                    *publisher = Some(p);
+                    match control::listen(self) {
+                        Ok(l) => {
+                            *self.inner.control.lock().unwrap_or_else(|e| e.into_inner()) = Some(l)
+                        }
+                        Err(e) => tracing::warn!("other Ferry processes can't reach this one: {e}"),
+                    }
+                }
                 Err(e) => tracing::warn!("the live status can't be published: {e}"),
             }
         }
@@ -275,6 +300,11 @@ impl App {
         if let Some(f) = follower {
             f.abort();
         }
+        self.inner
+            .control
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         self.inner.engine.shutdown().await;
         let publisher = self
             .inner
@@ -302,8 +332,41 @@ impl App {
         }
     }
 
-    /// Pauses all syncing, until [`App::resume`] or for `duration` (at most a day).
-    pub fn pause_for(&self, duration: Option<Duration>) {
+    /// True when this process runs the engine (and publishes its status).
+    fn runs_engine(&self) -> bool {
+        self.inner
+            .publisher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// Pauses all syncing, until [`App::resume`] or for `duration` (at most
+    /// a day) — here, or in the Ferry process that syncs.
+    pub fn pause_for(&self, duration: Option<Duration>) -> Result<(), AppError> {
+        self.here_or_there(control::Request::Pause {
+            secs: duration.map(|d| d.as_secs().max(1)),
+        })
+    }
+
+    /// Resumes syncing after a pause, here or in the Ferry process that syncs.
+    pub fn resume(&self) -> Result<(), AppError> {
+        self.here_or_there(control::Request::Resume)
+    }
+
+    /// Asks every folder to sync now, here or in the Ferry process that syncs.
+    pub fn sync_now(&self) -> Result<(), AppError> {
+        self.here_or_there(control::Request::SyncNow)
+    }
+
+    /// Asks one folder to sync now, here or in the Ferry process that syncs.
+    pub fn folder_sync_now(&self, target: &str) -> Result<(), AppError> {
+        // Resolved here: a relative path means nothing to another process.
+        let folder = self.folder(target)?;
+        self.here_or_there(control::Request::FolderSyncNow { folder: folder.id })
+    }
+
+    fn pause_here(&self, duration: Option<Duration>) {
         let generation = self.inner.pause_generation.fetch_add(1, Ordering::SeqCst) + 1;
         self.inner.engine.pause();
         let Some(d) = duration.map(|d| d.min(MAX_PAUSE)) else {
@@ -324,20 +387,14 @@ impl App {
             tokio::time::sleep(d).await;
             if app.inner.pause_generation.load(Ordering::SeqCst) == generation {
                 tracing::info!("the timed pause is over");
-                app.resume();
+                app.resume_here();
             }
         });
     }
 
-    /// Resumes syncing after a pause.
-    pub fn resume(&self) {
+    fn resume_here(&self) {
         self.inner.pause_generation.fetch_add(1, Ordering::SeqCst);
         self.inner.engine.resume();
-    }
-
-    /// Asks every folder to sync now.
-    pub fn sync_now(&self) {
-        self.inner.engine.sync_now();
     }
 
     /// The folder `target` (its id or its path).
@@ -402,8 +459,7 @@ impl App {
         Ok(folder)
     }
 
-    /// Asks one folder to sync now.
-    pub fn folder_sync_now(&self, id: &str) -> Result<(), AppError> {
+    fn folder_sync_now_here(&self, id: &str) -> Result<(), AppError> {
         let folder = self.folder(id)?;
         self.inner.engine.send(&folder.id, Msg::SyncNow);
         Ok(())

@@ -8,6 +8,7 @@
 mod folder;
 mod instance;
 mod repos;
+mod settings;
 mod sync;
 
 use std::io::BufRead;
@@ -65,7 +66,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Ferry's settings file.
+    /// Pause all syncing (in the Ferry that syncs: the app, or `ferry sync`).
+    Pause {
+        /// For this long (`30m`, `1h`, `2h`; at most a day); else until `ferry resume`.
+        #[arg(long = "for", value_name = "DURATION", value_parser = settings::parse_duration)]
+        duration: Option<Duration>,
+    },
+    /// Resume syncing after a pause.
+    Resume,
+    /// Sync now: every folder, or the one named.
+    SyncNow {
+        /// The folder (its path or id).
+        folder: Option<String>,
+    },
+    /// Ferry's settings and preferences.
     #[command(subcommand)]
     Settings(SettingsCommand),
     /// GitLab servers and the accounts Ferry uses on them.
@@ -255,6 +269,21 @@ enum FolderCommand {
 enum SettingsCommand {
     /// Print where the settings file is.
     Path,
+    /// Show the preferences.
+    Show {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a preference (see `ferry settings show` for the names).
+    Set {
+        /// The preference, e.g. poll_interval_secs.
+        name: String,
+        /// Its new value, e.g. 300.
+        value: String,
+    },
+    /// Open the folder of log files (and print where it is).
+    Logs,
     /// Start with fresh settings; the current file is kept as a copy.
     Reset,
 }
@@ -381,6 +410,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             });
         }
+        Command::Pause { duration } => return sync::pause(&app, duration),
+        Command::Resume => return sync::resume(&app),
+        Command::SyncNow { folder } => return sync::sync_now(&app, folder.as_deref()),
+        Command::Settings(SettingsCommand::Show { json }) => return settings::show(&app, json),
+        Command::Settings(SettingsCommand::Set { name, value }) => {
+            return settings::set(&app, &name, &value)
+        }
+        Command::Settings(SettingsCommand::Logs) => return settings::logs(&app),
         Command::Settings(SettingsCommand::Path) => println!("{}", app.store().path().display()),
         Command::Settings(SettingsCommand::Reset) => {
             match app.store().reset().context("resetting the settings")? {

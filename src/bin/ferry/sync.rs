@@ -134,3 +134,41 @@ fn print_folder_status(f: &ferry::sync::status::FolderStatus) {
         println!("           {arrow} {}{link}", a.path);
     }
 }
+
+fn done_or_failed(result: Result<(), ferry::app::AppError>, done: &str) -> ExitCode {
+    match result {
+        Ok(()) => {
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ferry pause [--for DURATION]`: in the Ferry that syncs (the app too).
+pub(crate) fn pause(app: &Ferry, duration: Option<Duration>) -> anyhow::Result<ExitCode> {
+    let done = match duration {
+        Some(d) => format!(
+            "Syncing is paused for {} minutes (or until: ferry resume).",
+            d.as_secs().div_ceil(60)
+        ),
+        None => "Syncing is paused until: ferry resume".to_string(),
+    };
+    Ok(done_or_failed(app.pause_for(duration), &done))
+}
+
+/// `ferry resume`.
+pub(crate) fn resume(app: &Ferry) -> anyhow::Result<ExitCode> {
+    Ok(done_or_failed(app.resume(), "Syncing resumed."))
+}
+
+/// `ferry sync-now [FOLDER]`.
+pub(crate) fn sync_now(app: &Ferry, folder: Option<&str>) -> anyhow::Result<ExitCode> {
+    Ok(match folder {
+        Some(f) => done_or_failed(app.folder_sync_now(f), &format!("Syncing {f} now.")),
+        None => done_or_failed(app.sync_now(), "Syncing every folder now."),
+    })
+}
