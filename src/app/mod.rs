@@ -614,3 +614,50 @@ impl App {
         published::read(&self.inner.dirs.config, &config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> (tempfile::TempDir, App) {
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::open(StateDirs::resolve(Some(dir.path())).unwrap());
+        (dir, app)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timed_pause_ends_by_itself_unless_the_user_paused_again() {
+        let (_dir, app) = app();
+        app.start();
+        app.pause_for(Some(Duration::from_secs(3600))).unwrap();
+        assert!(app.overview().paused);
+        tokio::time::sleep(Duration::from_secs(3599)).await;
+        assert!(app.overview().paused, "still within the hour");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(!app.overview().paused, "the hour is over: syncing again");
+
+        // Paused for an hour, then (before it ends) until resumed: the
+        // first timer must not end the second pause.
+        app.pause_for(Some(Duration::from_secs(3600))).unwrap();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        app.pause_for(None).unwrap();
+        tokio::time::sleep(Duration::from_secs(7200)).await;
+        assert!(app.overview().paused, "paused until the user resumes");
+        app.resume().unwrap();
+        assert!(!app.overview().paused);
+
+        // A pause longer than a day is a day.
+        app.pause_for(Some(Duration::from_secs(7 * 24 * 3600)))
+            .unwrap();
+        tokio::time::sleep(MAX_PAUSE + Duration::from_secs(1)).await;
+        assert!(!app.overview().paused, "at most a day");
+        app.stop().await;
+    }
+
+    #[tokio::test]
+    async fn without_a_running_ferry_a_pause_says_so() {
+        let (_dir, app) = app();
+        assert!(matches!(app.pause_for(None), Err(AppError::NotRunning)));
+        assert!(matches!(app.sync_now(), Err(AppError::NotRunning)));
+    }
+}
