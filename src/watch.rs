@@ -3,15 +3,22 @@
 //!
 //! Editors save with close-after-write (or write a temporary file and
 //! rename it into place). A file closed after writing (or renamed into
-//! place) that nothing touches for a short settle time is *settled*:
+//! place) that nothing touches for a short settle time, that no one still
+//! has open for writing, and whose status on disk hasn't changed for that
+//! settle time either, is *settled*:
 //! the loop is woken at once, and the snapshot commits it without waiting
 //! the quiet period — as long as it still looks exactly as it did (inode,
 //! size, times). Files written without a close, written in bursts or
 //! changed in other ways wait the full quiet period after their last event,
-//! as before. Opens are not counted: inotify reports no close of a file
-//! opened only to read (Ferry's own snapshot reads every file it commits),
-//! so a count could never come back to zero; a write by anyone after the
-//! close undoes "settled", and so does any change the snapshot sees.
+//! as before — and so do files on disks with coarse timestamps (FAT), where
+//! "unchanged" can't be told. Opens are not counted from events: inotify
+//! reports no close of a file opened only to read (Ferry's own snapshot
+//! reads every file it commits), so a count could never come back to zero.
+//! Instead, on Linux, whether anyone has the file open for writing is
+//! asked of the kernel at that moment (a read lease can't be had on such a
+//! file); where that can't be asked (another user's file, another system),
+//! the file waits the quiet period. A write by anyone after the close
+//! undoes "settled", and so does any change the snapshot sees.
 //!
 //! Events under `.git/` and Ferry's own temporary files never wake the
 //! folder's loop, and symbolic links are never followed: a link a
@@ -25,20 +32,16 @@
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 
 use crate::git::{Settled, SettledFiles};
 
-/// How long a file closed after writing must then be left alone.
-pub const SETTLE: Duration = Duration::from_millis(60);
-
-/// A file closed after writing again within this time of its last close is
-/// being written in bursts (a program appending in pieces, say) and waits
-/// the full quiet period; a person saving twice is slower than this.
-pub const BURST: Duration = Duration::from_millis(300);
+/// How long a file closed after writing must then be left alone (a
+/// script that writes a file in two steps usually takes less).
+pub const SETTLE: Duration = Duration::from_millis(200);
 
 /// How often pending files are looked at.
 const TICK: Duration = Duration::from_millis(15);
@@ -110,7 +113,13 @@ pub fn start(root: &Path, quiet_ms: u64, changed: impl Fn() + Send + 'static) ->
             .spawn(move || {
                 // Ends when the watcher (the channel's sender) is dropped.
                 loop {
-                    match rx.recv_timeout(TICK) {
+                    // Nothing pending: sleep until something happens.
+                    let event = if files.idle() {
+                        rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+                    } else {
+                        rx.recv_timeout(TICK)
+                    };
+                    match event {
                         Ok(event) => files.on(event, Instant::now()),
                         Err(mpsc::RecvTimeoutError::Timeout) => {}
                         Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -119,7 +128,7 @@ pub fn start(root: &Path, quiet_ms: u64, changed: impl Fn() + Send + 'static) ->
                     while let Ok(event) = rx.try_recv() {
                         files.on(event, Instant::now());
                     }
-                    if files.tick(Instant::now()) {
+                    if files.tick(Instant::now(), SystemTime::now()) {
                         changed();
                     }
                 }
@@ -142,9 +151,90 @@ struct Pending {
     /// When it was last closed after writing (or renamed into place),
     /// unless something changed it since.
     closed: Option<Instant>,
-    /// A close after writing came within the quiet period of another: the
-    /// file is written in bursts and waits the full quiet period.
+    /// A close after writing came within the quiet period of another (a
+    /// program writing in pieces), or the file can't be judged whole (still
+    /// open for writing, coarse timestamps): it waits the full quiet period.
     bursty: bool,
+}
+
+/// Whether a file closed after writing can be taken as whole now.
+enum Whole {
+    /// Yes: this is how it looks.
+    Yes(Settled),
+    /// Its status on disk changed too recently: look again.
+    NotYet,
+    /// It can't be told (or someone still writes it): the quiet period.
+    CantTell,
+}
+
+/// True when someone has `file` open for writing, asked of the kernel: a
+/// read lease can't be had on such a file. `None` when the kernel won't
+/// say (not the file's owner, a disk without leases).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // fcntl(F_SETLEASE) has no safe wrapper in std or rustix.
+fn open_for_writing(path: &Path) -> Option<bool> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let fd = file.as_raw_fd();
+    // Linux's F_SETSIG (asm-generic/fcntl.h, every architecture); the libc
+    // crate doesn't export it for glibc targets.
+    const F_SETSIG: libc::c_int = 10;
+    // SAFETY: fcntl on a descriptor this function owns and keeps open for
+    // both calls. A writer opening the file while the lease is held (for
+    // microseconds) would send a lease-break signal: SIGURG, ignored by
+    // default, never the default SIGIO, which would end the process.
+    unsafe {
+        if libc::fcntl(fd, F_SETSIG, libc::SIGURG) != 0 {
+            return None;
+        }
+        if libc::fcntl(fd, libc::F_SETLEASE, libc::F_RDLCK) == 0 {
+            libc::fcntl(fd, libc::F_SETLEASE, libc::F_UNLCK);
+            return Some(false);
+        }
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::EAGAIN) => Some(true),
+        _ => None,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_for_writing(_path: &Path) -> Option<bool> {
+    None
+}
+
+/// Can the file at `path`, closed after writing, be taken as whole now (at
+/// `wall` time)?
+fn whole(path: &Path, wall: SystemTime) -> Whole {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Whole::CantTell;
+    };
+    let Some(settled) = Settled::of(&meta) else {
+        return Whole::CantTell;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // Whole seconds only (FAT): a rewrite within the second can't be seen.
+        if meta.mtime_nsec() == 0 && meta.ctime_nsec() == 0 {
+            return Whole::CantTell;
+        }
+        // A write whose event hasn't reached us yet still shows here.
+        let ctime = SystemTime::UNIX_EPOCH
+            + Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec() as u32);
+        if wall.duration_since(ctime).unwrap_or_default() < SETTLE {
+            return Whole::NotYet;
+        }
+    }
+    match open_for_writing(path) {
+        Some(false) => Whole::Yes(settled),
+        _ => Whole::CantTell,
+    }
 }
 
 /// The watcher's bookkeeping, driven by events and ticks (no threads, no
@@ -248,7 +338,7 @@ impl Files {
                 let bursty = self
                     .last_close
                     .insert(path.to_path_buf(), now)
-                    .is_some_and(|at| now.duration_since(at) < BURST.min(quiet));
+                    .is_some_and(|at| now.duration_since(at) < quiet);
                 let p = self.pending.entry(path.to_path_buf()).or_insert(Pending {
                     last_change: now,
                     closed: None,
@@ -276,30 +366,40 @@ impl Files {
         }
     }
 
-    /// Moves ready paths on; true when the loop should look now.
-    fn tick(&mut self, now: Instant) -> bool {
+    /// True when nothing waits for a look (the thread may sleep).
+    fn idle(&self) -> bool {
+        self.pending.is_empty() && !self.rescan
+    }
+
+    /// Moves ready paths on (at `now`, the wall clock showing `wall`); true
+    /// when the loop should look now.
+    fn tick(&mut self, now: Instant, wall: SystemTime) -> bool {
         let mut wake = std::mem::take(&mut self.rescan);
-        let mut ready: Vec<(PathBuf, bool)> = Vec::new();
+        let mut ready: Vec<(PathBuf, Option<Settled>)> = Vec::new();
+        let mut cant_tell: Vec<PathBuf> = Vec::new();
         for (path, p) in &self.pending {
-            let settled = p.closed.is_some_and(|c| {
+            let closed_and_left_alone = p.closed.is_some_and(|c| {
                 !p.bursty && now.duration_since(c) >= SETTLE && p.last_change <= c
             });
-            if settled {
-                ready.push((path.clone(), true));
+            if closed_and_left_alone {
+                match whole(path, wall) {
+                    Whole::Yes(settled) => ready.push((path.clone(), Some(settled))),
+                    Whole::NotYet => {}
+                    Whole::CantTell => cant_tell.push(path.clone()),
+                }
             } else if now.duration_since(p.last_change) >= self.quiet {
-                ready.push((path.clone(), false));
+                ready.push((path.clone(), None));
+            }
+        }
+        for path in cant_tell {
+            if let Some(p) = self.pending.get_mut(&path) {
+                p.bursty = true;
             }
         }
         for (path, settled) in ready {
             self.pending.remove(&path);
             wake = true;
-            if !settled {
-                continue;
-            }
-            let (Some(key), Ok(meta)) = (self.key(&path), std::fs::symlink_metadata(&path)) else {
-                continue;
-            };
-            if let Some(s) = Settled::of(&meta) {
+            if let (Some(key), Some(s)) = (self.key(&path), settled) {
                 self.settled
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -346,6 +446,9 @@ mod tests {
         dir: tempfile::TempDir,
         files: Files,
         t0: Instant,
+        /// The wall clock at `t0` (the files' real status-change times are
+        /// compared with it).
+        wall0: SystemTime,
     }
 
     impl Folder {
@@ -356,6 +459,7 @@ mod tests {
                 dir,
                 files,
                 t0: Instant::now(),
+                wall0: SystemTime::now(),
             }
         }
         fn path(&self, name: &str) -> PathBuf {
@@ -367,7 +471,8 @@ mod tests {
             self.files.on(Ok(Event::new(kind).add_path(path)), at);
         }
         fn tick(&mut self, ms: u64) -> bool {
-            self.files.tick(self.t0 + Duration::from_millis(ms))
+            let d = Duration::from_millis(ms);
+            self.files.tick(self.t0 + d, self.wall0 + d)
         }
         fn settled(&self) -> Vec<String> {
             let mut names: Vec<String> = self
@@ -396,13 +501,14 @@ mod tests {
         f.event(0, OPEN, "a.md");
         f.event(1, WRITE, "a.md");
         f.event(2, CLOSE_WRITE, "a.md");
-        assert!(!f.tick(30), "not before the settle time");
+        assert!(!f.tick(100), "not before the settle time");
         assert!(
-            f.tick(70),
+            f.tick(260),
             "settled: the loop looks now, not after a second"
         );
         assert_eq!(f.settled(), ["a.md"]);
-        assert!(!f.tick(90), "once");
+        assert!(!f.tick(290), "once");
+        assert!(f.files.idle(), "nothing left to look at: the thread sleeps");
     }
 
     #[test]
@@ -412,11 +518,11 @@ mod tests {
         // Written, still open: no close yet.
         f.event(0, OPEN, "a.md");
         f.event(0, WRITE, "a.md");
-        assert!(!f.tick(200), "still being written");
+        assert!(!f.tick(300), "still being written");
         // A write after the close undoes it.
         f.event(300, CLOSE_WRITE, "a.md");
         f.event(310, WRITE, "a.md");
-        assert!(!f.tick(500));
+        assert!(!f.tick(600));
         assert!(f.settled().is_empty());
         assert!(f.tick(1310), "the quiet period after the last write");
         assert!(
@@ -426,20 +532,72 @@ mod tests {
     }
 
     #[test]
+    fn a_file_another_program_still_has_open_for_writing_waits_the_quiet_period() {
+        // `: > log; slow_command >> log`: the first close isn't the end.
+        let mut f = Folder::new();
+        std::fs::write(f.path("log.txt"), "first part\n").unwrap();
+        let writer = std::fs::OpenOptions::new()
+            .append(true)
+            .open(f.path("log.txt"))
+            .unwrap();
+        f.event(0, WRITE, "log.txt");
+        f.event(1, CLOSE_WRITE, "log.txt");
+        assert!(!f.tick(260), "someone still has it open for writing");
+        assert!(f.settled().is_empty());
+        drop(writer);
+        assert!(!f.tick(500), "it waits the quiet period, whole or not");
+        assert!(f.tick(1001));
+        assert!(f.settled().is_empty());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_kernel_says_whether_a_file_is_open_for_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.md");
+        std::fs::write(&path, "x").unwrap();
+        assert_eq!(open_for_writing(&path), Some(false));
+        let reader = std::fs::File::open(&path).unwrap();
+        assert_eq!(open_for_writing(&path), Some(false), "readers don't count");
+        let writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        assert_eq!(open_for_writing(&path), Some(true));
+        drop((reader, writer));
+        assert_eq!(open_for_writing(&path), Some(false));
+    }
+
+    #[test]
+    fn a_file_whose_status_changed_just_now_is_looked_at_again() {
+        // Its last write's event hasn't arrived yet: the disk says so.
+        let mut f = Folder::new();
+        std::fs::write(f.path("a.md"), "x").unwrap();
+        f.event(0, WRITE, "a.md");
+        f.event(1, CLOSE_WRITE, "a.md");
+        let later = f.t0 + Duration::from_millis(260);
+        assert!(
+            !f.files.tick(later, SystemTime::now()),
+            "changed on disk just now"
+        );
+        assert!(f.settled().is_empty());
+        let wall = SystemTime::now() + SETTLE;
+        assert!(f.files.tick(later, wall), "then left alone: settled");
+        assert_eq!(f.settled(), ["a.md"]);
+    }
+
+    #[test]
     fn bursts_of_saves_wait_the_quiet_period() {
         let mut f = Folder::new();
         std::fs::write(f.path("log.txt"), "x").unwrap();
         f.event(0, WRITE, "log.txt");
         f.event(1, CLOSE_WRITE, "log.txt");
-        assert!(f.tick(70));
-        f.event(200, WRITE, "log.txt");
-        f.event(201, CLOSE_WRITE, "log.txt");
+        assert!(f.tick(260));
+        f.event(400, WRITE, "log.txt");
+        f.event(401, CLOSE_WRITE, "log.txt");
         assert!(
-            !f.tick(300),
-            "a second close within the burst time is a burst"
+            !f.tick(700),
+            "a second close within the quiet period is a burst"
         );
         assert!(f.settled().is_empty(), "the first settled state was undone");
-        assert!(f.tick(1201));
+        assert!(f.tick(1401));
     }
 
     #[test]
@@ -452,21 +610,21 @@ mod tests {
         f.event(100, OPEN, "a.md");
         f.event(100, WRITE, "a.md");
         f.event(101, CLOSE_WRITE, "a.md");
-        assert!(f.tick(170));
+        assert!(f.tick(370));
         assert_eq!(f.settled(), ["a.md"]);
     }
 
     #[test]
-    fn a_person_saving_again_soon_after_still_settles_at_once() {
+    fn a_person_saving_again_later_still_settles_at_once() {
         let mut f = Folder::new();
         std::fs::write(f.path("a.md"), "x").unwrap();
         f.event(0, WRITE, "a.md");
         f.event(1, CLOSE_WRITE, "a.md");
-        assert!(f.tick(70));
-        // Saved again half a second later: not a burst.
-        f.event(500, WRITE, "a.md");
-        f.event(501, CLOSE_WRITE, "a.md");
-        assert!(f.tick(570));
+        assert!(f.tick(260));
+        // Saved again a second and a half later: not a burst.
+        f.event(1500, WRITE, "a.md");
+        f.event(1501, CLOSE_WRITE, "a.md");
+        assert!(f.tick(1760));
         assert_eq!(f.settled(), ["a.md"]);
     }
 
@@ -477,16 +635,16 @@ mod tests {
         f.event(1, CLOSE_READ, "a.md");
         assert!(!f.tick(2000), "a read is not a change");
         std::fs::write(f.path("b.md"), "x").unwrap();
-        f.event(0, WRITE, "b.md");
-        f.event(1, CLOSE_WRITE, "b.md");
-        assert!(f.tick(70));
+        f.event(2000, WRITE, "b.md");
+        f.event(2001, CLOSE_WRITE, "b.md");
+        assert!(f.tick(2260));
         assert_eq!(f.settled(), ["b.md"]);
         f.files.on(
             Ok(Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan)),
             f.t0,
         );
         assert!(f.settled().is_empty());
-        assert!(f.tick(80), "a rescan wakes the loop");
+        assert!(f.tick(2280), "a rescan wakes the loop");
     }
 
     #[test]
@@ -499,7 +657,7 @@ mod tests {
             EventKind::Modify(ModifyKind::Name(RenameMode::To)),
             "a.md",
         );
-        assert!(f.tick(70));
+        assert!(f.tick(260));
         assert_eq!(f.settled(), ["a.md"]);
     }
 }

@@ -1046,6 +1046,70 @@ fn ds11_a_colleagues_push_deleting_most_files_asks_before_applying() {
 /// DS-12 (a): a log appended every 100 ms for 75 s (beyond the 60 s
 /// deferral cap) is never pushed torn: every version on the server is the
 /// finished one.
+/// Issue 12 review: a file saved whole is sent at once (no quiet period),
+/// but a file written in steps — closed, then written again by a second
+/// open, or still held open for writing by another program — is never sent
+/// half: each version on the server is a finished one.
+#[test]
+fn r12_a_file_written_in_steps_is_never_sent_half() {
+    use std::io::Write;
+    let w = World::new(&["a"]);
+    let daemon = w.daemon(0);
+    std::thread::sleep(Duration::from_millis(1500));
+    let dir = w.dir(0).to_path_buf();
+
+    // `echo header > f; echo body >> f`, the steps 50 ms apart (well
+    // within the settle time, whatever the machine's load).
+    std::fs::write(dir.join("steps.md"), b"header\n").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("steps.md"))
+        .unwrap();
+    f.write_all(b"body\n").unwrap();
+    drop(f);
+
+    // `: > f; slow_command >> f`: emptied and closed, then written slowly
+    // through a descriptor held open.
+    std::fs::write(dir.join("held.md"), b"").unwrap();
+    let mut held = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("held.md"))
+        .unwrap();
+    for part in 0..6 {
+        std::thread::sleep(Duration::from_millis(400));
+        held.write_all(format!("part {part}\n").as_bytes()).unwrap();
+    }
+    held.write_all(b"END\n").unwrap();
+    drop(held);
+
+    let held_whole = std::fs::read(dir.join("held.md")).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let server = w.server_files();
+            server.get("steps.md").map(Vec::as_slice) == Some(b"header\nbody\n")
+                && server.get("held.md") == Some(&held_whole)
+        }),
+        "both arrive whole"
+    );
+    daemon.stop();
+    let bare = w.server();
+    for (name, whole) in [
+        ("steps.md", b"header\nbody\n".to_vec()),
+        ("held.md", held_whole.clone()),
+    ] {
+        for rev in git(&bare, &["rev-list", "main", "--", name]).lines() {
+            let blob = git_output(&bare, &["show", &format!("{rev}:{name}")]).stdout;
+            assert!(
+                blob.is_empty() || blob == whole,
+                "commit {rev} holds {name} half written: {:?}",
+                String::from_utf8_lossy(&blob)
+            );
+        }
+    }
+    w.check_invariants(&[b"header\nbody\n", &held_whole]);
+}
+
 #[test]
 fn ds12a_a_log_appended_for_75_seconds_is_never_pushed_torn() {
     let w = World::new(&["a"]);

@@ -356,7 +356,9 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
                 || server_tip(&kit, &project) != before,
             );
             save_times.push(took);
-            std::thread::sleep(Duration::from_millis(200 + rng.below(300)));
+            // A person's pace: saves a second or more apart (a file closed
+            // again within the quiet period is taken as written in bursts).
+            std::thread::sleep(Duration::from_millis(1000 + rng.below(500)));
         }
 
         let mut pull_times = Vec::new();
@@ -403,7 +405,7 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
         }
         rows.push([
             format!(
-                "save → commit on the server, {} saves (close-after-write; quiet period 1 s)",
+                "save → commit on the server, {} saves (close-after-write, 1–1.5 s apart; quiet period 1 s)",
                 plan.saves
             ),
             format!(
