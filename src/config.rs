@@ -72,9 +72,9 @@ impl Config {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Preferences {
-    /// Start Ferry when the user logs in: off until the user chooses it (the
-    /// wizard's last step offers it; see [`crate::app::login_item`]).
-    pub start_at_login: bool,
+    /// Start Ferry when the user logs in; `None` until the user chooses
+    /// (the wizard's last step offers it; see [`crate::app::login_item`]).
+    pub start_at_login: Option<bool>,
     /// Show desktop notifications for things that need the user.
     pub notifications: bool,
     /// Seconds between checks for others' changes while idle.
@@ -91,7 +91,7 @@ pub struct Preferences {
 impl Default for Preferences {
     fn default() -> Self {
         Self {
-            start_at_login: false,
+            start_at_login: None,
             notifications: true,
             poll_interval_secs: 60,
             quiet_period_ms: 1000,
@@ -706,8 +706,9 @@ project = "editor/website"
         let config = store.load().unwrap();
         assert_eq!(config.version, SCHEMA_VERSION);
         assert!(!config.preferences.notifications, "preference carried over");
-        assert!(
-            !config.preferences.start_at_login,
+        assert_eq!(
+            config.preferences.start_at_login,
+            Some(false),
             "preference carried over"
         );
         assert_eq!(

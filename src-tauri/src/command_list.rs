@@ -40,6 +40,7 @@ macro_rules! with_commands {
             folders::remove_account,
             prefs::get_preferences,
             prefs::set_preferences,
+            prefs::set_start_at_login,
             prefs::app_info,
             prefs::open_logs,
         }

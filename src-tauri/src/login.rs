@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ferry::app::login_item::{self, Change};
+use ferry::app::login_item::{self, Builds, Change};
 use tauri::{AppHandle, Manager};
 use tauri_plugin_autostart::ManagerExt;
 
@@ -19,9 +19,17 @@ fn program(app: &AppHandle) -> Option<PathBuf> {
     std::env::current_exe().ok()
 }
 
+/// How development builds are told from installed ones: this binary's
+/// own target folder is known at build time (see build.rs).
+fn builds() -> Builds {
+    Builds {
+        target_dir: option_env!("FERRY_BUILD_TARGET_DIR").map(Into::into),
+    }
+}
+
 /// True when this is a build inside a checkout, which never starts at login.
 pub fn development_build(app: &AppHandle) -> bool {
-    program(app).is_none_or(|p| login_item::is_development_build(&p))
+    program(app).is_none_or(|p| builds().is_development(&p))
 }
 
 /// The program the login item starts, if there is one.
@@ -39,8 +47,14 @@ fn registered(app: &AppHandle) -> Option<PathBuf> {
             return login_item::autostart_program(&text).map(Path::to_path_buf);
         }
     }
-    // Elsewhere the item's target can't be read: take it to be this one.
-    program(app)
+    // Elsewhere the item's target can't be read: take it to be this one,
+    // unless this is a development build (then it's no item of ours to
+    // touch: an installed Ferry's item must not be taken for a checkout's).
+    if development_build(app) {
+        None
+    } else {
+        program(app)
+    }
 }
 
 /// True when a login item starts Ferry.
@@ -63,18 +77,18 @@ fn apply(app: &AppHandle, change: Change) {
 
 /// At start: removes an item a checkout left, re-points the user's item at
 /// this binary, or removes it if the user turned it off; never adds one.
-pub fn at_start(app: &AppHandle, wanted: bool) {
+pub fn at_start(app: &AppHandle, wanted: Option<bool>) {
     let Some(exe) = program(app) else { return };
-    let change = login_item::at_start(&exe, wanted, registered(app).as_deref());
+    let change = builds().at_start(&exe, wanted, registered(app).as_deref());
     apply(app, change);
 }
 
 /// The user turned starting at login on or off.
 pub fn on_choice(app: &AppHandle, wanted: bool) {
     let Some(exe) = program(app) else { return };
-    if wanted && login_item::is_development_build(&exe) {
+    if wanted && builds().is_development(&exe) {
         tracing::info!("a development build doesn't start at login");
     }
-    let change = login_item::on_choice(&exe, wanted, registered(app).as_deref());
+    let change = builds().on_choice(&exe, wanted, registered(app).as_deref());
     apply(app, change);
 }

@@ -18,11 +18,10 @@ pub fn get_preferences(shell: State<'_, Shell>) -> Result<Preferences, UiError> 
         .map_err(|e| UiError::new("settings", e.to_string()))
 }
 
-/// Saves preferences and applies them: start at login at once (never from
-/// a development build), the rest handed to the running folders' loops.
+/// Saves preferences and hands them to the running folders' loops (not
+/// starting at login: see [`set_start_at_login`]).
 #[tauri::command]
 pub fn set_preferences(
-    app: AppHandle,
     shell: State<'_, Shell>,
     preferences: Preferences,
 ) -> Result<Preferences, UiError> {
@@ -30,8 +29,21 @@ pub fn set_preferences(
         .app()
         .set_preferences(preferences)
         .map_err(UiError::from)?;
-    crate::login::on_choice(&app, saved.start_at_login);
     Ok(saved)
+}
+
+/// Turns starting at login on or off (the Settings toggle, the wizard's
+/// offer): remembered, and the login item registered or removed at once —
+/// never for a development build. Says whether Ferry now starts at login.
+#[tauri::command]
+pub fn set_start_at_login(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    enabled: bool,
+) -> Result<bool, UiError> {
+    shell.app().set_start_at_login(enabled)?;
+    crate::login::on_choice(&app, enabled);
+    Ok(crate::login::starts_at_login(&app))
 }
 
 /// What the About screen shows.

@@ -493,16 +493,26 @@ impl App {
     /// Saves new preferences (checked first) and hands them to the running
     /// loops, which apply them between cycles.
     pub fn set_preferences(&self, preferences: Preferences) -> Result<Preferences, AppError> {
-        let saved = preferences.normalized();
-        let stored = saved.clone();
-        let config = self.inner.store.update(move |c| {
-            c.preferences = stored;
+        let mut saved = preferences.normalized();
+        let config = self.inner.store.update(|c| {
+            // Starting at login changes only through its own use case.
+            saved.start_at_login = c.preferences.start_at_login;
+            c.preferences = saved.clone();
             c.clone()
         })?;
         // Where sign-ins are kept may have changed.
         self.reload_accounts(&config);
         self.apply_settings();
         Ok(saved)
+    }
+
+    /// Remembers the user's choice to start Ferry at login (the desktop
+    /// app registers or removes its login item to match).
+    pub fn set_start_at_login(&self, on: bool) -> Result<(), AppError> {
+        self.inner
+            .store
+            .update(|c| c.preferences.start_at_login = Some(on))?;
+        Ok(())
     }
 
     /// Hands the settings on disk to the running engine: loops start for

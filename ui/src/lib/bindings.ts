@@ -332,10 +332,10 @@ export type PendingDeletion = {
  */
 export type Preferences = {
   /**
-   * Start Ferry when the user logs in: off until the user chooses it (the
-   * wizard's last step offers it; see [`crate::app::login_item`]).
+   * Start Ferry when the user logs in; `None` until the user chooses
+   * (the wizard's last step offers it; see [`crate::app::login_item`]).
    */
-  start_at_login: boolean,
+  start_at_login: boolean | null,
   /**
    * Show desktop notifications for things that need the user.
    */
@@ -707,10 +707,16 @@ export type Commands = {
   /** The user's preferences as saved. */
   get_preferences: { args: Record<string, never>; result: Preferences };
   /**
-   * Saves preferences and applies them: start at login at once (never from
-   * a development build), the rest handed to the running folders' loops.
+   * Saves preferences and hands them to the running folders' loops (not
+   * starting at login: see [`set_start_at_login`]).
    */
   set_preferences: { args: { preferences: Preferences }; result: Preferences };
+  /**
+   * Turns starting at login on or off (the Settings toggle, the wizard's
+   * offer): remembered, and the login item registered or removed at once —
+   * never for a development build. Says whether Ferry now starts at login.
+   */
+  set_start_at_login: { args: { enabled: boolean }; result: boolean };
   /** Version and where Ferry keeps its files. */
   app_info: { args: Record<string, never>; result: AppInfo };
   /** Opens the folder of log files (to attach one to a support request). */

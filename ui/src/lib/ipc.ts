@@ -94,5 +94,7 @@ export function errorCode(e: unknown): string {
 // Settings.
 export const getPreferences = () => call("get_preferences");
 export const setPreferences = (preferences: Preferences) => call("set_preferences", { preferences });
+/** Turns starting at login on or off; resolves to whether Ferry now starts at login. */
+export const setStartAtLogin = (enabled: boolean) => call("set_start_at_login", { enabled });
 export const appInfo = () => call("app_info");
 export const openLogs = () => call("open_logs");
