@@ -143,6 +143,19 @@ impl CycleError {
         }
     }
 
+    /// True when GitLab couldn't be reached (or was failing): the folder is
+    /// offline, and retries by itself.
+    pub fn offline(&self) -> bool {
+        matches!(
+            self,
+            Self::Git(GitError::Network(_))
+                | Self::SignIn {
+                    unreachable: true,
+                    ..
+                }
+        )
+    }
+
     /// True when syncing is paused (for the user, or for another process
     /// that owns the folder), not broken.
     pub fn pauses(&self) -> bool {
@@ -168,26 +181,28 @@ pub fn describe(result: &Result<CycleReport, CycleError>) -> (SyncState, String)
                 r.waiting.first().map(String::as_str).unwrap_or("a file")
             ),
         ),
-        Ok(r) if !r.conflict_copies.is_empty() => (
-            SyncState::Conflict,
-            format!(
-                "Someone else changed the same file: both versions were kept ({})",
-                r.conflict_copies.join(", ")
-            ),
-        ),
+        Ok(r) if !r.conflict_copies.is_empty() => {
+            (SyncState::Conflict, conflict_message(&r.conflict_copies))
+        }
         Ok(r) => (SyncState::Synced, synced_message(r)),
         Err(e) if e.pauses() => (SyncState::Paused, e.to_string()),
-        // A sign-in problem other than GitLab being out of reach (a locked
-        // keyring too) may clear by itself and is retried, but it is not
-        // "offline": the user may have to act.
-        Err(
-            e @ CycleError::SignIn {
-                unreachable: false, ..
-            },
-        ) => (SyncState::Error, e.to_string()),
-        Err(e) if e.class() == ErrorClass::RetryLater => (SyncState::Offline, e.to_string()),
+        // Retried shortly, nothing for the user to do: still at work.
+        Err(e @ (CycleError::Busy | CycleError::Git(GitError::Locked))) => {
+            (SyncState::Syncing, e.to_string())
+        }
+        Err(e) if e.offline() => (SyncState::Offline, e.to_string()),
+        // Everything else shows, even what is retried by itself (a locked
+        // keyring, a full disk): the user may have to act.
         Err(e) => (SyncState::Error, e.to_string()),
     }
+}
+
+/// The one wording of kept conflict copies.
+pub fn conflict_message(copies: &[String]) -> String {
+    format!(
+        "Someone else changed the same file: both versions were kept ({})",
+        copies.join(", ")
+    )
 }
 
 /// Why a cycle's outcome puts the folder in its state.
@@ -201,9 +216,12 @@ pub fn reason(result: &Result<CycleReport, CycleError>) -> Option<Reason> {
         Err(CycleError::NotSetUp(_)) => Some(Reason::NotSetUp),
         Err(CycleError::MassDelete { .. }) => Some(Reason::MassDelete),
         Err(CycleError::IncomingMassDelete { .. }) => Some(Reason::IncomingMassDelete),
+        Err(e) if e.offline() => Some(Reason::Offline),
         Err(CycleError::SignIn { .. } | CycleError::Git(GitError::Auth)) => Some(Reason::SignIn),
         Err(CycleError::Git(GitError::AlreadySyncing(_))) => Some(Reason::OtherProcess),
-        Err(e) if e.class() == ErrorClass::RetryLater => Some(Reason::Offline),
+        Err(CycleError::Git(GitError::DiskFull)) => Some(Reason::DiskFull),
+        Err(CycleError::Git(GitError::Locked)) => Some(Reason::WaitingForGit),
+        Err(CycleError::Busy) => None,
         Err(_) => Some(Reason::Problem),
     }
 }
@@ -407,5 +425,32 @@ mod tests {
     fn gitlab_out_of_reach_while_refreshing_is_offline() {
         let down = sign_in(ErrorClass::RetryLater, true);
         assert_eq!(describe(&down).0, SyncState::Offline);
+        assert_eq!(reason(&down), Some(Reason::Offline));
+    }
+
+    #[test]
+    fn only_an_unreachable_gitlab_is_offline() {
+        let of = |e: CycleError| {
+            let r = Err(e);
+            (describe(&r).0, reason(&r))
+        };
+        assert_eq!(
+            of(CycleError::Git(GitError::Network("cut".into()))),
+            (SyncState::Offline, Some(Reason::Offline))
+        );
+        assert_eq!(
+            of(CycleError::Git(GitError::DiskFull)),
+            (SyncState::Error, Some(Reason::DiskFull)),
+            "a full disk is the user's to see, though retried"
+        );
+        assert_eq!(
+            of(CycleError::Git(GitError::Locked)),
+            (SyncState::Syncing, Some(Reason::WaitingForGit))
+        );
+        assert_eq!(of(CycleError::Busy), (SyncState::Syncing, None));
+        assert_eq!(
+            of(CycleError::Git(GitError::Auth)),
+            (SyncState::Error, Some(Reason::SignIn))
+        );
     }
 }

@@ -215,10 +215,7 @@ impl Engine {
                 {
                     f.state = SyncState::Conflict;
                     f.reason = Some(Reason::Conflict);
-                    f.message = format!(
-                        "Two versions were kept of a file changed in two places: {}",
-                        f.conflicts.join(", ")
-                    );
+                    f.message = cycle::conflict_message(&f.conflicts);
                 }
             }
         });

@@ -89,6 +89,10 @@ pub enum Reason {
     SignIn,
     /// GitLab can't be reached (or is busy); retrying.
     Offline,
+    /// The disk is full; retrying once there is room.
+    DiskFull,
+    /// Another program using git in the folder holds its lock; waiting.
+    WaitingForGit,
     /// Anything else that needs the user.
     Problem,
 }

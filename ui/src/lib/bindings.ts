@@ -453,7 +453,7 @@ export type ProjectPage = {
  * Why a folder is in its state, for front ends to branch on (never on
  * the message's words).
  */
-export type Reason = "user_paused" | "waiting_for_files" | "conflict" | "files_not_synced" | "folder_missing" | "not_set_up" | "mass_delete" | "incoming_mass_delete" | "other_process" | "sign_in" | "offline" | "problem";
+export type Reason = "user_paused" | "waiting_for_files" | "conflict" | "files_not_synced" | "folder_missing" | "not_set_up" | "mass_delete" | "incoming_mass_delete" | "other_process" | "sign_in" | "offline" | "disk_full" | "waiting_for_git" | "problem";
 
 /**
  * The whole check.
