@@ -128,6 +128,34 @@ fn oauth_sign_in_through_the_browser_variable_stores_tokens_in_the_keyring() {
         "",
     );
     assert!(text(&repos).contains("editor/website"), "{}", text(&repos));
+
+    // Signing in again through the browser (the Accounts screen's twin)
+    // replaces the stored tokens.
+    let before = s.keyring_lookup();
+    let account = format!("editor@127.0.0.1:{}", kit.url().rsplit(':').next().unwrap());
+    let again = s.ferry_with(
+        &[
+            "instance",
+            "reconnect",
+            &account,
+            "--oauth",
+            "--client-id",
+            &o.client_id,
+            "--client-secret-stdin",
+            "--timeout",
+            "30",
+        ],
+        &format!("{}\n", o.client_secret),
+        &[("BROWSER", "curl -s -L -o /dev/null")],
+    );
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(text(&again).contains("Signed in again"), "{}", text(&again));
+    let after = s.keyring_lookup();
+    assert!(
+        after.contains("\"kind\":\"oauth\"") && after != before,
+        "new tokens replace the old: {after}"
+    );
+
     let mut leaks = Vec::new();
     files_containing(&s.config(), &o.client_secret, &mut leaks);
     assert!(

@@ -48,7 +48,7 @@ pub fn overview(shell: State<'_, Shell>) -> AppOverview {
 pub async fn choose_folder(
     window: tauri::WebviewWindow,
     shell: State<'_, Shell>,
-) -> Result<Option<FolderCheck>, String> {
+) -> Result<Option<FolderCheck>, UiError> {
     use tauri_plugin_dialog::DialogExt;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let mut picker = window
@@ -64,11 +64,16 @@ pub async fn choose_folder(
     });
     let Some(picked) = rx
         .await
-        .map_err(|_| "the folder picker closed unexpectedly")?
+        .map_err(|_| UiError::new("internal", "The folder picker closed unexpectedly."))?
     else {
         return Ok(None);
     };
-    let path = picked.into_path().map_err(|e| e.to_string())?;
+    let path = picked.into_path().map_err(|e| {
+        UiError::new(
+            "not_a_folder",
+            format!("That isn't a folder on this computer ({e})."),
+        )
+    })?;
     Ok(Some(shell.app().check_folder(&path).into()))
 }
 
@@ -80,8 +85,10 @@ pub fn check_dropped(shell: State<'_, Shell>, paths: Vec<PathBuf>) -> FolderChec
 
 /// Keep a copy of the settings and start fresh (`ferry settings reset`).
 #[tauri::command]
-pub fn reset_settings(shell: State<'_, Shell>) -> Result<AppOverview, String> {
-    shell.reset_settings().map_err(|e| e.to_string())?;
+pub fn reset_settings(shell: State<'_, Shell>) -> Result<AppOverview, UiError> {
+    shell
+        .reset_settings()
+        .map_err(|e| UiError::new("settings", e.to_string()))?;
     Ok(app_overview(&shell))
 }
 

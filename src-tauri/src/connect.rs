@@ -261,14 +261,9 @@ pub async fn add_folder(
     instance: String,
     project: String,
     path: PathBuf,
-    existing: Option<String>,
+    existing: Option<ExistingFiles>,
     on_progress: Channel<ferry::git::Progress>,
 ) -> Result<AddedFolder, UiError> {
-    let existing = match existing.as_deref() {
-        Some("upload") => Some(ExistingFiles::Upload),
-        Some("backup") => Some(ExistingFiles::Backup),
-        _ => None,
-    };
     let new = NewFolder {
         account: &instance,
         project: &project,

@@ -87,10 +87,11 @@ fn ipc_types(cfg: &Config) -> Vec<IpcType> {
     use ferry::gitlab::client::Project;
     use ferry::gitlab::diagnose::Report;
     use ferry::sync::folder_choice::FolderCheck;
+    use ferry::sync::setup::ExistingFiles;
 
     ipc_types![cfg;
         String, str, PathBuf, bool, u32, u64, usize,
-        AccountView, AddedFolder, AppInfo, AppOverview, Connected, FolderCheck,
+        AccountView, AddedFolder, AppInfo, AppOverview, Connected, ExistingFiles, FolderCheck,
         Preferences, Progress, Project, ProjectPage, Report, SignInLinks,
         UiError, UiEvent,
     ]

@@ -268,7 +268,14 @@ impl App {
         }
         match result {
             Ok(done) => Ok(done?),
-            Err(_) => Err(AppError::Cancelled),
+            Err(e) if e.is_cancelled() => Err(AppError::Cancelled),
+            Err(e) => {
+                tracing::error!("the sign-in failed inside Ferry: {e}");
+                Err(AppError::Internal(
+                    "Ferry failed while signing in (a bug: the log has the details). Try again."
+                        .into(),
+                ))
+            }
         }
     }
 

@@ -73,6 +73,9 @@ pub enum AppError {
     /// The running Ferry refused a request (its reason).
     #[error("{0}")]
     Refused(String),
+    /// A bug in Ferry (logged with its details).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl AppError {
@@ -91,6 +94,7 @@ impl AppError {
             Self::EmptyName => "empty_name",
             Self::NotRunning => "not_running",
             Self::Refused(_) => "refused",
+            Self::Internal(_) => "internal",
         }
     }
 
@@ -102,7 +106,8 @@ impl AppError {
             Self::Account(e) => e.class(),
             Self::GitLab(e) => e.class(),
             Self::Setup(crate::sync::setup::SetupError::Account(e)) => e.class(),
-            Self::Settings(_) => ErrorClass::Fatal,
+            Self::Setup(crate::sync::setup::SetupError::Git(e)) => e.class(),
+            Self::Settings(_) | Self::Internal(_) => ErrorClass::Fatal,
             _ => ErrorClass::NeedsUser,
         }
     }

@@ -16,7 +16,9 @@ use crate::gitlab::account::{AccountError, Accounts, OwnedCredential};
 use crate::gitlab::client::Project;
 
 /// What to do with files already in the chosen folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
 pub enum ExistingFiles {
     /// Move them to a backup folder, then clone (default for a project with content).
     #[default]

@@ -130,11 +130,44 @@ pub(crate) fn run_instance(cmd: InstanceCommand, app: &Ferry) -> anyhow::Result<
         }
         InstanceCommand::Reconnect {
             name,
-            token_stdin: _,
+            token_stdin,
+            oauth,
+            client_id,
+            client_secret_stdin,
+            timeout,
+            no_browser,
             json,
         } => {
-            let token = read_stdin_line("access token")?;
-            match runtime()?.block_on(app.reconnect_with_token(&name, token)) {
+            anyhow::ensure!(
+                token_stdin || oauth,
+                "Choose how to sign in again: --token-stdin (a new personal access token) or --oauth --client-id ID."
+            );
+            let rt = runtime()?;
+            let result = if oauth {
+                let client_secret = if client_secret_stdin {
+                    Some(read_stdin_line("application secret")?)
+                } else {
+                    None
+                };
+                let oauth_app = App {
+                    client_id: client_id.unwrap_or_default(),
+                    client_secret,
+                };
+                let options = SignInOptions {
+                    port: None,
+                    timeout: Duration::from_secs(timeout),
+                    open_browser: !no_browser,
+                };
+                rt.block_on(app.reconnect_with_oauth(&name, oauth_app, options, |u| {
+                    eprintln!(
+                        "Sign in to GitLab in your browser. If it doesn't open, open this address:\n  {u}"
+                    );
+                }))
+            } else {
+                let token = read_stdin_line("access token")?;
+                rt.block_on(app.reconnect_with_token(&name, token))
+            };
+            match result {
                 Ok(again) => {
                     print_added(&again, json, true)?;
                     Ok(ExitCode::SUCCESS)

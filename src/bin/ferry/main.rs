@@ -149,8 +149,23 @@ enum InstanceCommand {
         /// The account (its name).
         name: String,
         /// Read the new personal access token from standard input.
-        #[arg(long, required = true)]
+        #[arg(long, conflicts_with = "oauth")]
         token_stdin: bool,
+        /// Sign in again in the browser through the account's OAuth application.
+        #[arg(long, requires = "client_id")]
+        oauth: bool,
+        /// The OAuth application's ID.
+        #[arg(long, value_name = "ID")]
+        client_id: Option<String>,
+        /// Read the OAuth application's secret from standard input (confidential applications).
+        #[arg(long, requires = "oauth")]
+        client_secret_stdin: bool,
+        /// Give up waiting for the browser sign-in after this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        timeout: u64,
+        /// Don't open a browser; just print the address to open.
+        #[arg(long)]
+        no_browser: bool,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,

@@ -166,6 +166,11 @@ export type Connected = {
   warnings: Array<string>, };
 
 /**
+ * What to do with files already in the chosen folder.
+ */
+export type ExistingFiles = "backup" | "upload";
+
+/**
  * The answer to "can this be a synced folder?", as the UI and `--json` see it.
  */
 export type FolderCheck = { "outcome": "accepted",
@@ -678,7 +683,7 @@ export type Commands = {
    * Clones `project` into `path` (or adopts, backs up, uploads), streaming
    * progress, then starts syncing it (`ferry folder add`).
    */
-  add_folder: { args: { instance: string; project: string; path: string; existing?: string | null; onProgress: Channel<Progress> }; result: AddedFolder };
+  add_folder: { args: { instance: string; project: string; path: string; existing?: ExistingFiles | null; onProgress: Channel<Progress> }; result: AddedFolder };
   /** Runs one folder's sync cycle now. */
   folder_sync_now: { args: { id: string }; result: void };
   /** Pauses (`paused = true`) or resumes one folder; remembered across restarts. */
