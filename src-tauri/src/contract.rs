@@ -79,8 +79,8 @@ fn ipc_types(cfg: &Config) -> Vec<IpcType> {
     use crate::commands::AppOverview;
     use crate::connect::{AddedFolder, Connected, UiError};
     use crate::events::UiEvent;
-    use crate::folders::AccountView;
     use crate::prefs::AppInfo;
+    use ferry::app::AccountView;
     use ferry::app::{ProjectPage, SignInLinks};
     use ferry::config::Preferences;
     use ferry::git::Progress;

@@ -2,11 +2,9 @@
 //! pause and resume one folder, open it or its GitLab page, remove it (its
 //! files stay), list and check accounts, open a link.
 
-use ferry::config::AuthKind;
+use ferry::app::AccountView;
 use ferry::gitlab::diagnose::Report;
-use serde::Serialize;
 use tauri::State;
-use ts_rs::TS;
 
 use crate::connect::UiError;
 use crate::state::Shell;
@@ -67,47 +65,10 @@ pub fn remove_folder(shell: State<'_, Shell>, id: String) -> Result<(), UiError>
     Ok(())
 }
 
-/// An account as the Accounts screen shows it.
-#[derive(Debug, Serialize, TS)]
-pub struct AccountView {
-    /// Its id.
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// The GitLab's address.
-    pub url: String,
-    /// Who is signed in.
-    pub username: Option<String>,
-    /// `token` or `oauth`.
-    pub auth: AuthKind,
-    /// The OAuth application's ID, for signing in again.
-    pub oauth_client_id: Option<String>,
-    /// Where to create a new token for it.
-    pub token_url: String,
-    /// How many folders use it.
-    pub folders: usize,
-}
-
-/// Every connected account.
+/// Every connected account (`ferry instance list`).
 #[tauri::command]
 pub fn list_accounts(shell: State<'_, Shell>) -> Result<Vec<AccountView>, UiError> {
-    let config = shell
-        .settings()
-        .map_err(|e| UiError::new("settings", e.to_string()))?;
-    Ok(config
-        .instances
-        .iter()
-        .map(|i| AccountView {
-            id: i.id.clone(),
-            name: i.name.clone(),
-            url: i.url.clone(),
-            username: i.username.clone(),
-            auth: i.auth,
-            oauth_client_id: i.oauth_client_id.clone(),
-            token_url: ferry::gitlab::address::token_creation_url(&i.url),
-            folders: config.folders.iter().filter(|f| f.instance == i.id).count(),
-        })
-        .collect())
+    Ok(shell.app().account_views()?)
 }
 
 /// Checks an account end to end: server, sign-in, scopes, expiry, git

@@ -93,7 +93,49 @@ impl SignInLinks {
     }
 }
 
+/// An account as the Accounts screen (and `ferry instance list --json`)
+/// shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AccountView {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The GitLab's address.
+    pub url: String,
+    /// Who is signed in.
+    pub username: Option<String>,
+    /// `token` or `oauth`.
+    pub auth: crate::config::AuthKind,
+    /// The OAuth application's ID, for signing in again.
+    pub oauth_client_id: Option<String>,
+    /// Where to create a new token for it.
+    pub token_url: String,
+    /// How many folders use it.
+    pub folders: usize,
+}
+
 impl App {
+    /// Every connected account, with how many folders use it.
+    pub fn account_views(&self) -> Result<Vec<AccountView>, AppError> {
+        let config = self.settings()?;
+        Ok(config
+            .instances
+            .iter()
+            .map(|i| AccountView {
+                id: i.id.clone(),
+                name: i.name.clone(),
+                url: i.url.clone(),
+                username: i.username.clone(),
+                auth: i.auth,
+                oauth_client_id: i.oauth_client_id.clone(),
+                token_url: address::token_creation_url(&i.url),
+                folders: config.folders.iter().filter(|f| f.instance == i.id).count(),
+            })
+            .collect())
+    }
+
     /// Checks a GitLab address step by step (address, DNS, connection, TLS,
     /// GitLab, and with a token: sign-in, scopes, git), before connecting.
     pub async fn check_server(

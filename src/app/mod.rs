@@ -18,7 +18,7 @@ pub mod control;
 pub mod login_item;
 pub mod published;
 
-pub use connect::{NewFolder, Pages, ProjectPage, SignInLinks};
+pub use connect::{AccountView, NewFolder, Pages, ProjectPage, SignInLinks};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};

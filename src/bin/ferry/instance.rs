@@ -227,22 +227,29 @@ pub(crate) fn run_instance(cmd: InstanceCommand, app: &Ferry) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
         InstanceCommand::List { json } => {
-            let instances = app.settings()?.instances;
+            let accounts = match app.account_views() {
+                Ok(a) => a,
+                Err(e) => return Ok(failure(e, json)),
+            };
             if json {
-                println!("{}", serde_json::to_string(&instances)?);
-            } else if instances.is_empty() {
+                println!("{}", serde_json::to_string(&accounts)?);
+            } else if accounts.is_empty() {
                 println!("No accounts yet. Add one with: ferry instance add URL --token-stdin");
             } else {
-                for i in &instances {
-                    let how = match i.auth {
+                for a in &accounts {
+                    let how = match a.auth {
                         ferry::config::AuthKind::Token => "access token",
                         ferry::config::AuthKind::Oauth => "OAuth",
                     };
+                    let folders = match a.folders {
+                        1 => "1 folder".to_string(),
+                        n => format!("{n} folders"),
+                    };
                     println!(
-                        "{}  {}  {} ({how})",
-                        i.name,
-                        i.url,
-                        i.username.as_deref().unwrap_or("?")
+                        "{}  {}  {} ({how}, {folders})",
+                        a.name,
+                        a.url,
+                        a.username.as_deref().unwrap_or("?")
                     );
                 }
             }

@@ -6,7 +6,8 @@
 import type { Channel } from "@tauri-apps/api/core";
 
 /**
- * An account as the Accounts screen shows it.
+ * An account as the Accounts screen (and `ferry instance list --json`)
+ * shows it.
  */
 export type AccountView = {
   /**
@@ -700,7 +701,7 @@ export type Commands = {
   open_url: { args: { url: string }; result: void };
   /** Stops syncing a folder. Its files stay where they are, untouched. */
   remove_folder: { args: { id: string }; result: void };
-  /** Every connected account. */
+  /** Every connected account (`ferry instance list`). */
   list_accounts: { args: Record<string, never>; result: Array<AccountView> };
   /**
    * Checks an account end to end: server, sign-in, scopes, expiry, git
