@@ -204,6 +204,24 @@ fn a_locked_keyring_is_explained_and_saves_nothing() {
 fn opting_into_a_plain_file_warns_and_works_without_a_keyring() {
     let kit = Testkit::start(Options::default()).unwrap();
     let s = Session::start(true);
+    // A refused token adds nothing, and sign-ins stay where they were.
+    let refused = s.ferry_with(
+        &[
+            "instance",
+            "add",
+            kit.url(),
+            "--token-stdin",
+            "--store-token-in-file",
+        ],
+        "glpat-not-a-real-token\n",
+        &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let settings = std::fs::read_to_string(s.config().join("settings.toml")).unwrap_or_default();
+    assert!(
+        !settings.contains("sign_ins_in_plain_file = true"),
+        "a failed sign-in doesn't move where sign-ins are kept: {settings}"
+    );
     let out = s.ferry_with(
         &[
             "instance",

@@ -86,9 +86,20 @@ pub(crate) fn run_instance(cmd: InstanceCommand, app: &Ferry) -> anyhow::Result<
                 token_stdin || oauth,
                 "Choose how to sign in: --token-stdin (a personal access token) or --oauth --client-id ID."
             );
-            if store_token_in_file {
+            let before = app.settings()?.preferences;
+            let switched = store_token_in_file && !before.sign_ins_in_plain_file;
+            if switched {
+                // Sign-ins live in one place: the other accounts' would be
+                // out of reach in the keyring.
+                if !app.settings()?.instances.is_empty() {
+                    eprintln!(
+                        "Other accounts keep their sign-ins in the keyring: Ferry can't move them to a \
+                         plain file. Remove them first (ferry instance remove NAME), or use the keyring."
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
                 eprintln!("Warning: {PLAIN_FILE_WARNING}");
-                let mut preferences = app.settings()?.preferences;
+                let mut preferences = before.clone();
                 preferences.sign_ins_in_plain_file = true;
                 app.set_preferences(preferences)?;
             }
@@ -125,7 +136,13 @@ pub(crate) fn run_instance(cmd: InstanceCommand, app: &Ferry) -> anyhow::Result<
                     print_added(&added, json, false)?;
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e) => Ok(failure(e, json)),
+                Err(e) => {
+                    if switched {
+                        // Nothing was added: where sign-ins live stays as it was.
+                        app.set_preferences(before)?;
+                    }
+                    Ok(failure(e, json))
+                }
             }
         }
         InstanceCommand::Reconnect {
