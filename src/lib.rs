@@ -45,6 +45,10 @@
 //!   Windows needs its own swap (`ReplaceFileW`) and keyring backend.
 //! - Git LFS is not supported: LFS content arrives as pointer files, and
 //!   files added are committed as plain blobs.
+//! - A save reaches GitLab without waiting the quiet period only on Linux
+//!   (inotify, and the kernel's leases tell whether anyone still writes the
+//!   file) and on disks with fine timestamps; elsewhere, and for files the
+//!   user doesn't own, the quiet period applies.
 //! - A branch the user may not push to (GitLab's protected default branch
 //!   for a Developer) is not yet handled: the save stays committed locally
 //!   and the folder reports GitLab's refusal.
