@@ -47,7 +47,9 @@ impl OpenError {
 
 /// Opens `url` in the user's browser: `$BROWSER` (a `:`-separated list of
 /// commands; `%s` is replaced by the URL, else it is appended), else the
-/// desktop's opener. Does not wait for the browser.
+/// desktop's opener. Does not wait for the browser. No shell ever sees the
+/// URL: each command is split into arguments as a shell would split it
+/// (so `firefox '%s'` works), and the URL is one argument (SEC-10).
 pub fn web_page(url: &str) -> Result<(), OpenError> {
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
@@ -63,12 +65,21 @@ pub fn web_page(url: &str) -> Result<(), OpenError> {
         if command.is_empty() {
             continue;
         }
-        let line = if command.contains("%s") {
-            command.replace("%s", &shell_quote(url))
-        } else {
-            format!("{command} {}", shell_quote(url))
+        let Ok(mut argv) = shell_words::split(command) else {
+            last = format!("the $BROWSER entry “{command}” can't be read");
+            continue;
         };
-        match launch(Command::new("sh").args(["-c", &line])) {
+        if argv.iter().any(|a| a.contains("%s")) {
+            for a in &mut argv {
+                *a = a.replace("%s", url);
+            }
+        } else {
+            argv.push(url.to_string());
+        }
+        let Some((program, args)) = argv.split_first() else {
+            continue;
+        };
+        match launch(Command::new(program).args(args)) {
             Ok(()) => return Ok(()),
             Err(e) => last = e.to_string(),
         }
@@ -143,21 +154,9 @@ fn opener() -> &'static str {
     }
 }
 
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_are_quoted_for_the_shell() {
-        assert_eq!(
-            shell_quote("http://x/?a=1&b='2'"),
-            "'http://x/?a=1&b='\\''2'\\'''"
-        );
-    }
 
     #[test]
     fn only_web_links_open_in_the_browser() {

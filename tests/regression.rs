@@ -2343,6 +2343,58 @@ fn directories(dir: &Path) -> usize {
 
 /// SEC-11: under `umask 077`, a colleague's new file arrives private
 /// (0600, 0700 for an executable), not world-readable.
+/// SEC-10: a `$BROWSER` that wraps `%s` in quotes (`firefox '%s'`) never
+/// lets a URL out of its quotes: no shell sees the URL. The project page
+/// is built from the settings, which a compromised discovery could fill.
+#[test]
+fn sec10_a_quoted_browser_command_never_runs_what_a_url_holds() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = common::Session::start(false);
+    let home = s.home();
+    let site = home.join("Website");
+    std::fs::create_dir_all(&site).unwrap();
+    let marker = home.join("MARKER");
+    let project = format!("editor/site$(touch${{IFS}}{})", marker.display());
+    std::fs::create_dir_all(s.config()).unwrap();
+    std::fs::write(
+        s.config().join("settings.toml"),
+        format!(
+            "version = 2\n\n[[instances]]\nid = \"work\"\nname = \"Work\"\n\
+             url = \"http://127.0.0.1:9\"\nauth = \"token\"\n\n[[folders]]\nid = \"site\"\n\
+             path = \"{}\"\ninstance = \"work\"\nproject = '{}'\n",
+            site.display(),
+            project
+        ),
+    )
+    .unwrap();
+    // A browser that records the arguments it was given.
+    let opened = home.join("opened");
+    let browser = home.join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\nprintf '%s|' \"$@\" > '{}'\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = s.ferry_with(
+        &["folder", "open", site.to_str().unwrap(), "--gitlab"],
+        "",
+        &[("BROWSER", &format!("{} '%s'", browser.display()))],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        wait_until(Duration::from_secs(10), || opened.exists()),
+        "the browser was started"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        std::fs::read_to_string(&opened).unwrap(),
+        format!("http://127.0.0.1:9/{project}|"),
+        "the URL is one argument, as it is"
+    );
+    assert!(!marker.exists(), "nothing in the URL ran");
+}
+
 #[test]
 fn sec11_umask_077_keeps_incoming_files_private() {
     let w = World::new(&["victim"]);
