@@ -98,6 +98,9 @@ check-rust: ui check-types
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test
+	# kill -9 at the engine's crash points (src/crash.rs; never in a release build)
+	$(CARGO) clippy -p ferry --features failpoints --all-targets -- -D warnings
+	$(CARGO) test -p ferry --features failpoints --test crash
 
 # The end-to-end tests start their own Xvfb, D-Bus, tray host and tauri-driver.
 e2e: build

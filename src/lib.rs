@@ -31,6 +31,8 @@
 //!   for the user.
 //! - [`logging`]: `tracing` set-up, with a rotating log file for the desktop.
 //! - [`paths`]: where Ferry keeps its own state on this computer.
+//! - [`crash`]: crash points for the `kill -9` tests (compiled out unless
+//!   the `failpoints` feature is on).
 //!
 //! # Promises
 //!
@@ -55,6 +57,7 @@
 
 pub mod app;
 pub mod config;
+pub mod crash;
 pub mod files;
 pub mod git;
 pub mod gitlab;

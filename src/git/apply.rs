@@ -830,6 +830,7 @@ impl Repo {
             }
             done += 1;
             progress(done, total);
+            crate::crash_point!("apply-file-written");
         }
         writer.remove_empty_dirs(removed_paths.iter());
 
@@ -848,6 +849,7 @@ impl Repo {
                         .push(Note::new(&step.path, NoteKind::Submodule, ""));
                     done += 1;
                     progress(done, total);
+                    crate::crash_point!("apply-file-written");
                     continue;
                 }
                 let path = match TreePath::new(&step.path, new.mode == MODE_LINK) {
@@ -859,6 +861,7 @@ impl Repo {
                             .push(Note::new(&step.path, NoteKind::UnsafeName, &why.reason));
                         done += 1;
                         progress(done, total);
+                        crate::crash_point!("apply-file-written");
                         continue;
                     }
                 };
@@ -868,6 +871,7 @@ impl Repo {
                         .push(Note::new(&step.path, NoteKind::CaseCollision, ""));
                     done += 1;
                     progress(done, total);
+                    crate::crash_point!("apply-file-written");
                     continue;
                 }
                 let old_item = step.old.as_ref().filter(|o| {
@@ -907,6 +911,7 @@ impl Repo {
                         }
                         done += 1;
                         progress(done, total);
+                        crate::crash_point!("apply-file-written");
                         continue;
                     }
                 }
@@ -923,6 +928,7 @@ impl Repo {
                             )?;
                             done += 1;
                             progress(done, total);
+                            crate::crash_point!("apply-file-written");
                             continue;
                         }
                         if options.keep_existing && st.kind() != Kind::Dir {
@@ -933,6 +939,7 @@ impl Repo {
                             )?;
                             done += 1;
                             progress(done, total);
+                            crate::crash_point!("apply-file-written");
                             continue;
                         }
                         if self.is_ignored(&step.path) || st.kind() == Kind::Dir {
@@ -948,6 +955,7 @@ impl Repo {
                             ));
                             done += 1;
                             progress(done, total);
+                            crate::crash_point!("apply-file-written");
                             continue;
                         }
                     }
@@ -987,6 +995,7 @@ impl Repo {
                 )?;
                 done += 1;
                 progress(done, total);
+                crate::crash_point!("apply-file-written");
                 if let Some(e) = stop {
                     folder_error = Some(e);
                     break;
@@ -1043,6 +1052,7 @@ impl Repo {
                         record_write(&mut index, &mut acc, raw, path, *new, *had_old, result);
                     done += 1;
                     progress(done, total);
+                    crate::crash_point!("apply-file-written");
                     match failed {
                         Ok(None) => {}
                         Ok(Some(e)) => {
@@ -1257,6 +1267,13 @@ impl Repo {
             &|n| super::local_copy_name(b"recovered", n),
         );
         index.write()?;
+        if target.is_some() && self.head() == target {
+            // The apply had finished (the branch is at its target); only
+            // removing the journal was cut short. The index now records
+            // what Ferry wrote: the journal has nothing left to say.
+            let _ = std::fs::remove_file(self.journal());
+            return Ok(Some(recorded));
+        }
         // Kept, marked: until an apply completes, the snapshot knows these
         // index entries are Ferry's, not changes the user staged.
         let mut parts: Vec<&str> = record.split_whitespace().take(3).collect();
@@ -1284,6 +1301,7 @@ impl Repo {
     pub(crate) fn move_branch(&self, from: Option<Oid>, to: Oid) -> Result<(), GitError> {
         let name = format!("refs/heads/{}", self.branch());
         let repo = self.raw();
+        crate::crash_point!("branch-before-move");
         match from {
             Some(old) if old != to => {
                 repo.reference_matching(&name, to, true, old, "ferry: sync")?;
@@ -1293,6 +1311,7 @@ impl Repo {
                 repo.reference(&name, to, false, "ferry: sync")?;
             }
         }
+        crate::crash_point!("branch-after-move");
         let current = repo
             .find_reference("HEAD")
             .ok()

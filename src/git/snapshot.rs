@@ -562,9 +562,11 @@ impl Repo {
             let parents: Vec<&git2::Commit<'_>> = head.iter().collect();
             let commit = repo.commit(None, &sig, &sig, &message, &tree, &parents)?;
             self.sync_git_dir()?;
+            crate::crash_point!("snapshot-commit-written");
             // The ref first, then the index: a crash between the two makes
             // the next snapshot find the same content again, never lose it.
             self.move_branch(head.as_ref().map(|h| h.id()), commit)?;
+            crate::crash_point!("snapshot-branch-moved");
             Some(Snapshot {
                 commit,
                 changes,

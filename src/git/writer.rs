@@ -857,6 +857,7 @@ impl FolderWriter {
         copy_name: CopyName<'_>,
     ) -> Result<Option<Vec<u8>>, WriteError> {
         let err = |e: Errno| classify(path.as_bytes(), e);
+        crate::crash_point!("writer-before-swap");
         // Nothing there: the rename must not replace anything that appears meanwhile.
         match rustix::fs::renameat_with(dir, tmp, dir, name, RenameFlags::NOREPLACE) {
             Ok(()) => return Ok(None),
@@ -875,6 +876,7 @@ impl FolderWriter {
         }
         // `tmp` now holds what was at the path. Whatever goes wrong from
         // here, that entry is never lost: it is swapped back first.
+        crate::crash_point!("writer-exchanged");
         let swap_back = |e: WriteError| -> WriteError {
             match rustix::fs::renameat_with(dir, tmp, dir, name, RenameFlags::EXCHANGE) {
                 Ok(()) => e,

@@ -554,6 +554,7 @@ impl Accounts {
         };
         let server = self.server(instance)?;
         let tokens = oauth::refresh(&server, &app, &refresh_token).await?;
+        crate::crash_point!("token-refreshed-unsaved");
         self.secrets.save(
             &instance.id,
             &Credentials::OAuth {
