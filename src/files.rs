@@ -58,14 +58,7 @@ pub(crate) struct FileLock {
 impl FileLock {
     /// Waits for and takes the lock on `path` (created if missing).
     pub(crate) fn acquire(path: &Path) -> io::Result<Self> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
+        let file = lock_file(path)?;
         // Released when the file closes.
         #[cfg(unix)]
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
@@ -73,16 +66,22 @@ impl FileLock {
     }
 }
 
-/// An exclusive lock on `path` if nobody holds it (`None` when someone does).
-pub fn try_lock(path: &Path) -> io::Result<Option<File>> {
+/// The file a lock is taken on (created, with its folder, if missing;
+/// never truncated).
+fn lock_file(path: &Path) -> io::Result<File> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
-    let file = OpenOptions::new()
+    OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(path)?;
+        .open(path)
+}
+
+/// An exclusive lock on `path` if nobody holds it (`None` when someone does).
+pub fn try_lock(path: &Path) -> io::Result<Option<File>> {
+    let file = lock_file(path)?;
     match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(Some(file)),
         Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),

@@ -16,7 +16,7 @@ use crate::gitlab::oauth::{self, SignInOptions};
 use crate::secrets::Sensitive;
 use crate::sync::setup::{self, ExistingFiles};
 
-use super::{App, AppError};
+use super::{App, AppError, Held};
 
 /// One page of the projects an account can push to.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -284,7 +284,7 @@ impl App {
     }
 
     fn set_sign_in(&self, handle: Option<tokio::task::AbortHandle>) {
-        let mut slot = self.inner.sign_in.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.inner.sign_in.held();
         if let Some(previous) = std::mem::replace(&mut *slot, handle) {
             previous.abort();
         }
@@ -303,7 +303,7 @@ impl App {
         self.set_sign_in(Some(task.abort_handle()));
         let result = task.await;
         {
-            let mut slot = self.inner.sign_in.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = self.inner.sign_in.held();
             if slot.as_ref().is_some_and(|h| h.id() == id) {
                 *slot = None;
             }

@@ -113,6 +113,18 @@ impl AppError {
     }
 }
 
+/// A mutex's guard even if a thread panicked while holding it: the state
+/// behind these locks (handles, a runtime) stays usable.
+trait Held<T> {
+    fn held(&self) -> std::sync::MutexGuard<'_, T>;
+}
+
+impl<T> Held<T> for Mutex<T> {
+    fn held(&self) -> std::sync::MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The application (a cloneable handle).
 #[derive(Clone)]
 pub struct App {
@@ -236,27 +248,20 @@ impl App {
     /// Starts syncing every folder (one loop each) on the current Tokio
     /// runtime, and publishes the live status for other processes.
     pub fn start(&self) {
-        *self.inner.runtime.lock().unwrap_or_else(|e| e.into_inner()) =
-            tokio::runtime::Handle::try_current().ok();
+        *self.inner.runtime.held() = tokio::runtime::Handle::try_current().ok();
         self.trust_ca_files();
         let Ok(config) = self.settings() else {
             return;
         };
         self.inner.engine.start(&config, self.accounts());
         self.follow_settings();
-        let mut publisher = self
-            .inner
-            .publisher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut publisher = self.inner.publisher.held();
         if publisher.is_none() {
             match published::Publisher::start(&self.inner.dirs.config, &self.inner.engine) {
                 Ok(p) => {
                     *publisher = Some(p);
                     match control::listen(self) {
-                        Ok(l) => {
-                            *self.inner.control.lock().unwrap_or_else(|e| e.into_inner()) = Some(l)
-                        }
+                        Ok(l) => *self.inner.control.held() = Some(l),
                         Err(e) => tracing::warn!("other Ferry processes can't reach this one: {e}"),
                     }
                 }
@@ -269,11 +274,7 @@ impl App {
     /// settings (`ferry folder add`, `pause`, `remove` beside the desktop
     /// app) are applied here within a second or so.
     fn follow_settings(&self) {
-        let mut follower = self
-            .inner
-            .follower
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut follower = self.inner.follower.held();
         if follower.is_some() || tokio::runtime::Handle::try_current().is_err() {
             return;
         }
@@ -296,27 +297,13 @@ impl App {
     /// Stops syncing: waits for every loop (and a cycle it was running),
     /// then leaves the last known status for `ferry status`.
     pub async fn stop(&self) {
-        let follower = self
-            .inner
-            .follower
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let follower = self.inner.follower.held().take();
         if let Some(f) = follower {
             f.abort();
         }
-        self.inner
-            .control
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        self.inner.control.held().take();
         self.inner.engine.shutdown().await;
-        let publisher = self
-            .inner
-            .publisher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let publisher = self.inner.publisher.held().take();
         if let Some(p) = publisher {
             p.stop().await;
         }
@@ -339,11 +326,7 @@ impl App {
 
     /// True when this process runs the engine (and publishes its status).
     fn runs_engine(&self) -> bool {
-        self.inner
-            .publisher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+        self.inner.publisher.held().is_some()
     }
 
     /// Pauses all syncing, until [`App::resume`] or for `duration` (at most
@@ -378,12 +361,7 @@ impl App {
             return;
         };
         tracing::info!(minutes = d.as_secs() / 60, "syncing paused for a while");
-        let runtime = self
-            .inner
-            .runtime
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let runtime = self.inner.runtime.held().clone();
         let Some(runtime) = runtime.or_else(|| tokio::runtime::Handle::try_current().ok()) else {
             return;
         };
@@ -530,12 +508,7 @@ impl App {
         };
         self.inner.engine.reload(&config);
         self.inner.engine.reconfigure(&config);
-        let runtime = self
-            .inner
-            .runtime
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let runtime = self.inner.runtime.held().clone();
         if let Some(runtime) = runtime {
             let (engine, accounts) = (self.inner.engine.clone(), self.accounts());
             runtime.spawn(async move { engine.start(&config, accounts) });
@@ -613,13 +586,7 @@ impl App {
     /// What `ferry status` shows: the live status of whichever process
     /// syncs (this one, the desktop app, `ferry sync`), or the last known.
     pub fn status(&self) -> published::Status {
-        if self
-            .inner
-            .publisher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
-        {
+        if self.inner.publisher.held().is_some() {
             return published::Status {
                 overview: self.overview(),
                 running: Some(std::process::id()),

@@ -25,6 +25,32 @@ pub(crate) fn failure(e: AppError, json: bool) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// The OAuth application and browser options from the command line (the
+/// secret, if any, read from standard input).
+fn oauth_sign_in(
+    client_id: Option<String>,
+    client_secret_stdin: bool,
+    port: Option<u16>,
+    timeout: u64,
+    no_browser: bool,
+) -> anyhow::Result<(App, SignInOptions)> {
+    let client_secret = if client_secret_stdin {
+        Some(read_stdin_line("application secret")?)
+    } else {
+        None
+    };
+    let app = App {
+        client_id: client_id.unwrap_or_default(),
+        client_secret,
+    };
+    let options = SignInOptions {
+        port,
+        timeout: Duration::from_secs(timeout),
+        open_browser: !no_browser,
+    };
+    Ok((app, options))
+}
+
 /// Prints what a connected account is, and its warnings.
 fn print_added(added: &Added, json: bool, again: bool) -> anyhow::Result<()> {
     if json {
@@ -108,20 +134,8 @@ pub(crate) fn run_instance(cmd: InstanceCommand, app: &Ferry) -> anyhow::Result<
                 let token = read_stdin_line("access token")?;
                 rt.block_on(app.connect_with_token(&url, token, ca_file, name))
             } else {
-                let client_secret = if client_secret_stdin {
-                    Some(read_stdin_line("application secret")?)
-                } else {
-                    None
-                };
-                let oauth_app = App {
-                    client_id: client_id.unwrap_or_default(),
-                    client_secret,
-                };
-                let options = SignInOptions {
-                    port,
-                    timeout: Duration::from_secs(timeout),
-                    open_browser: !no_browser,
-                };
+                let (oauth_app, options) =
+                    oauth_sign_in(client_id, client_secret_stdin, port, timeout, no_browser)?;
                 rt.block_on(app.connect_with_oauth(&url, oauth_app, ca_file, name, options, |u| {
                     eprintln!(
                         "Sign in to GitLab in your browser. If it doesn't open, open this address:\n  {u}\n\
@@ -161,20 +175,8 @@ pub(crate) fn run_instance(cmd: InstanceCommand, app: &Ferry) -> anyhow::Result<
             );
             let rt = runtime()?;
             let result = if oauth {
-                let client_secret = if client_secret_stdin {
-                    Some(read_stdin_line("application secret")?)
-                } else {
-                    None
-                };
-                let oauth_app = App {
-                    client_id: client_id.unwrap_or_default(),
-                    client_secret,
-                };
-                let options = SignInOptions {
-                    port: None,
-                    timeout: Duration::from_secs(timeout),
-                    open_browser: !no_browser,
-                };
+                let (oauth_app, options) =
+                    oauth_sign_in(client_id, client_secret_stdin, None, timeout, no_browser)?;
                 rt.block_on(app.reconnect_with_oauth(&name, oauth_app, options, |u| {
                     eprintln!(
                         "Sign in to GitLab in your browser. If it doesn't open, open this address:\n  {u}"
