@@ -477,14 +477,18 @@ impl App {
     /// loops, which apply them between cycles.
     pub fn set_preferences(&self, preferences: Preferences) -> Result<Preferences, AppError> {
         let mut saved = preferences.normalized();
-        let config = self.inner.store.update(|c| {
+        let (config, store_changed) = self.inner.store.update(|c| {
             // Starting at login changes only through its own use case.
             saved.start_at_login = c.preferences.start_at_login;
+            let store_changed =
+                c.preferences.sign_ins_in_plain_file != saved.sign_ins_in_plain_file;
             c.preferences = saved.clone();
-            c.clone()
+            (c.clone(), store_changed)
         })?;
-        // Where sign-ins are kept may have changed.
-        self.reload_accounts(&config);
+        if store_changed {
+            // Sign-ins are kept elsewhere now.
+            self.reload_accounts(&config);
+        }
         self.apply_settings();
         Ok(saved)
     }
